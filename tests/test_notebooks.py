@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from nbdev.config import get_config
-from nbdev.test import test_nb
+from nbdev.test import test_nb as run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
@@ -22,5 +22,5 @@ def _skip_flags():
 
 @pytest.mark.parametrize('nb', NOTEBOOKS, ids=[str(p.relative_to(NBS)) for p in NOTEBOOKS])
 def test_notebook(nb):
-    ok, secs = test_nb(nb, skip_flags=_skip_flags(), basepath=ROOT)
+    ok, secs = run_notebook(nb, skip_flags=_skip_flags(), basepath=ROOT)
     assert ok, f'{nb.relative_to(ROOT)} failed (traceback above)'
