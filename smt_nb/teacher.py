@@ -184,5 +184,5 @@ def uniformity_loss(m: torch.Tensor, n_samples: int = 512, generator: torch.Gene
     n = z.shape[0]
     if n < 2: return m.sum() * 0.
     i, j = torch.triu_indices(n, n, 1, device=z.device)
-    sq = (z[i] - z[j]).pow(2).sum(-1)                                  # squared distances of distinct pairs
+    sq = (2 - 2 * (z @ z.T)[i, j]).clamp(min=0)                       # ||a-b||^2 = 2 - 2 a.b for unit vectors
     return torch.logsumexp(-2 * sq, 0) - math.log(sq.numel())
