@@ -22,11 +22,13 @@ from . import data as _data
 from .data import TASKS, STREAMS, get_task
 from .rnn import rollout
 from .smt import SMTConfig, build_models, smt_loss, warmup_lr, clip_grad_per_model
+from .bptt import BPTTConfig, bptt_loss
+from .dmt import DMTConfig, dmt_loss, freeze_teacher
 
 # %% auto #0
 __all__ = ['METHODS', 'RUNTIME_KEYS', 'CKPT_FORMAT', 'RUN_FILES', 'MODEL_FLAGS', 'LOSS_FLAGS', 'SUBCOMMANDS', 'Method',
-           'register_method', 'task_factory', 'check_device', 'TrainConfig', 'config_diff', 'step_seed',
-           'step_generator', 'sample_batch', 'atomic_write_text', 'save_checkpoint', 'find_checkpoint',
+           'register_method', 'build_dmt_models', 'task_factory', 'check_device', 'TrainConfig', 'config_diff',
+           'step_seed', 'step_generator', 'sample_batch', 'atomic_write_text', 'save_checkpoint', 'find_checkpoint',
            'load_checkpoint', 'load_trained', 'Objective', 'DistEnv', 'resolve_device', 'init_distributed',
            'make_eval_task', 'rnn_metrics', 'make_eval_fn', 'read_metrics', 'prepare_run_dir', 'TrainResult', 'train',
            'parse_kv', 'train_cmd', 'usage', 'main']
@@ -41,6 +43,7 @@ class Method:
     cfg_cls: type
     loss_defaults: dict = field(default_factory=dict)  # method-specific defaults for `cfg_cls` fields
     doc: str = ''
+    needs_init: bool = False  # True: the method fine-tunes a trained run, so `init_from` is required (DMT)
 
     def loss_knobs(self) -> list[str]:
         "Names of the loss knobs this method accepts (the fields of `cfg_cls`)."
@@ -72,6 +75,17 @@ def register_method(method: Method) -> Method:
     return method
 
 register_method(Method('smt', build_models, smt_loss, SMTConfig, doc='Supervised Memory Training (04_smt)'))
+
+# %% ../nbs/08_train.ipynb #f82718a9
+def build_dmt_models(vocab_size: int, **model_kw) -> nn.ModuleDict:
+    "SMT's models with the teacher frozen, for DMT (the weights come from `init_from`)."
+    return freeze_teacher(build_models(vocab_size, **model_kw), train_readout=True)
+
+register_method(Method('bptt', build_models, bptt_loss, BPTTConfig, doc='full backpropagation through time (05_bptt)'))
+register_method(Method('tbptt', build_models, bptt_loss, BPTTConfig, dict(truncate=16),
+                       doc='truncated BPTT, gradient cut every `truncate` steps (05_bptt)'))
+register_method(Method('dmt', build_dmt_models, dmt_loss, DMTConfig, doc='DAgger Memory Training after SMT (06_dmt)',
+                       needs_init=True))
 
 # %% ../nbs/08_train.ipynb #4dd89f62
 RUNTIME_KEYS = ('steps', 'device', 'amp', 'compile', 'log_every', 'eval_every', 'eval_batches', 'ckpt_every',
@@ -162,6 +176,9 @@ class TrainConfig:
             if not isinstance(getattr(self, k), bool): raise ValueError(f'{k} must be True or False, got {getattr(self, k)!r}')
         if self.init_from is not None and not isinstance(self.init_from, str):
             raise ValueError(f'init_from must be a path string or None, got {self.init_from!r}')
+        if self.method_obj.needs_init and self.init_from is None:
+            raise ValueError(f'method {self.method!r} fine-tunes a trained run: give init_from (--init-from), '
+                             f'e.g. the output directory of an SMT run')
         for k in ('task_kw', 'model_kw', 'loss_kw'): setattr(self, k, _jsonable(k, getattr(self, k)))
         self._check_task(factory)
         loss_cfg = self.method_obj.make_loss_cfg(**self.loss_kw)
