@@ -609,6 +609,8 @@ _ALIASES = {'copy': 'string_copy', 'stringcopy': 'string_copy', 'kv': 'keys_valu
 
 def get_task(name: str, **kw):
     "A task (`TASKS`) or stream (`STREAMS`) by name, built with keyword arguments `kw`."
+    if not isinstance(name, str):
+        raise TypeError(f'the task name must be a string, got {name!r}; choose one of {sorted(TASKS) + sorted(STREAMS)}')
     key = name.lower().replace('-', '_')
     key = _ALIASES.get(key, key)
     if key in TASKS: return TASKS[key](**kw)

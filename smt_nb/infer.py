@@ -64,6 +64,10 @@ def evaluate(models: nn.ModuleDict, task, n_batches: int = 8, batch_size: int = 
              mode: str = 'rnn') -> dict:
     "Teacher-forced loss (nats), bits per token and accuracy on the target positions, with the task's chance level."
     if mode not in MODES: raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    if not callable(getattr(task, 'sample', None)):
+        hint = f" (a name: build it with smt_nb.data.get_task({task!r}))" if isinstance(task, str) else ''
+        raise TypeError(f'task must be a task object with a .sample(batch_size, seq_len, generator, device) method, '
+                        f'got {type(task).__name__} {task!r}{hint}')
     need = {'rnn': ('rnn', 'decoder'), 'teacher': ('encoder', 'decoder'), 'cudnn': ('cudnn',)}[mode]
     missing = [k for k in need if k not in models]
     if missing: raise ValueError(f"mode={mode!r} needs models {list(need)}; missing {missing} (have {list(models.keys())})")

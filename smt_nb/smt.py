@@ -16,9 +16,9 @@ from .teacher import MemoryEncoder, FutureDecoder, predictive_loss, uniformity_l
 from .rnn import make_rnn, rollout
 
 # %% auto #0
-__all__ = ['SMTConfig', 'build_models', 'check_models', 'future_windows', 'decoder_positions', 'memory_spread',
-           'readout_accuracy', 'smt_all', 'smt_one', 'smt_loss', 'warmup_lr', 'clip_grad_per_model', 'fit',
-           'heldout_accuracy']
+__all__ = ['TIME_BOUNDED_WARMUP', 'SMTConfig', 'build_models', 'check_models', 'future_windows', 'decoder_positions',
+           'memory_spread', 'readout_accuracy', 'smt_all', 'smt_one', 'smt_loss', 'warmup_lr', 'default_warmup',
+           'clip_grad_per_model', 'fit', 'heldout_accuracy']
 
 # %% ../nbs/04_smt.ipynb #7f99ea4a
 @dataclass
@@ -181,6 +181,20 @@ def warmup_lr(step: int, base_lr: float, warmup_steps: int, total_steps: int | N
     frac = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * frac))
 
+TIME_BOUNDED_WARMUP = 20   # warm-up steps of a run bounded by seconds, not steps: a few seconds at most
+
+def default_warmup(steps: int | None, warmup: int | None = None) -> int:
+    "Warm-up steps of a run: `warmup` if given (checked against `steps`); else 1% of `steps` capped at 100, or `TIME_BOUNDED_WARMUP` for a run bounded by time (`steps=None`)."
+    if warmup is not None:
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise ValueError(f'warmup must be an int >= 0 (steps), got {warmup!r}')
+        if steps is not None and steps > 1 and warmup >= steps:
+            raise ValueError(f'warmup ({warmup}) must be shorter than the run (steps={steps}): '
+                             f'the learning rate would never reach its configured value')
+        return warmup
+    if steps is None: return TIME_BOUNDED_WARMUP
+    return max(1, min(steps // 100, 100))
+
 def clip_grad_per_model(models: nn.ModuleDict, max_norm: float) -> dict:
     "Clip each sub-model's gradient norm to `max_norm` separately; returns the norms before clipping."
     norms = {}
@@ -190,19 +204,30 @@ def clip_grad_per_model(models: nn.ModuleDict, max_norm: float) -> dict:
     return norms
 
 # %% ../nbs/04_smt.ipynb #936d831b
-def fit(models: nn.ModuleDict, loss_fn, cfg, task, steps: int, batch_size: int, seq_len: int, lr: float = 1e-3,
+def fit(models: nn.ModuleDict, loss_fn, cfg, task, steps: int | None, batch_size: int, seq_len: int, lr: float = 1e-3,
         warmup: int | None = None, clip: float = 1.0, seed: int = 0, device='cpu', eval_fn=None,
-        eval_every: int | None = None, progress: bool = True, max_seconds: float | None = None) -> list:
-    "Train `models` on `loss_fn(models, batch, cfg)` with batches of `task`; returns one dict of metrics per step.\n\n    `time` in each record counts training seconds only (evaluation excluded); `max_seconds` stops at that budget."
+        eval_every: int | None = None, progress: bool = True, max_seconds: float | None = None, desc: str | None = None) -> list:
+    """Train `models` on `loss_fn(models, batch, cfg)` with batches of `task`; returns one dict of metrics per step.
+
+    Stops after `steps` optimiser steps or `max_seconds` training seconds, whichever comes first (`steps=None`: time
+    only). `time` in each record counts training seconds only (evaluation excluded). `warmup`: see `default_warmup`."""
+    if steps is None and max_seconds is None: raise ValueError('fit needs steps, max_seconds or both: a run must end')
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f'steps must be an int >= 1 or None (bounded by max_seconds), got {steps!r}')
+    if max_seconds is not None and not max_seconds > 0: raise ValueError(f'max_seconds must be > 0, got {max_seconds!r}')
     if getattr(task, 'vocab_size', None) is not None and 'encoder' in models:
         check_models(models, task.vocab_size)
+    warmup = default_warmup(steps, warmup)
     models.to(device).train()
     params = [p for p in models.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
-    warmup = max(1, steps // 100) if warmup is None else warmup
     history, train_time = [], 0.0
-    bar = tqdm(range(steps), disable=not progress, mininterval=1.0)
-    for step in bar:
+    by_time = steps is None       # the bar counts what ends the run: seconds of the budget, or steps
+    bar = tqdm(total=round(max_seconds) if by_time else steps, unit='s' if by_time else 'step', desc=desc,
+               disable=not progress, mininterval=1.0, bar_format=None if not by_time else
+               '{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]')
+    step = 0
+    while steps is None or step < steps:
         t0 = time.time()
         step_seed = seed * 1_000_003 + step      # the batch and the objective's own sampling depend on (seed, step) only
         torch.manual_seed(step_seed)
@@ -219,15 +244,20 @@ def fit(models: nn.ModuleDict, loss_fn, cfg, task, steps: int, batch_size: int, 
         norms = clip_grad_per_model(models, clip)
         opt.step()
         rec = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in out.items()}
-        train_time += time.time() - t0
+        dt = time.time() - t0
+        train_time += dt
         rec.update(step=step, lr=opt.param_groups[0]['lr'], time=train_time,
                    **{f'gnorm_{k}': v for k, v in norms.items()})
         out_of_time = max_seconds is not None and train_time >= max_seconds
-        if eval_fn is not None and eval_every and ((step + 1) % eval_every == 0 or step == steps - 1 or out_of_time):
+        last = out_of_time or step + 1 == steps
+        if eval_fn is not None and eval_every and ((step + 1) % eval_every == 0 or last):
             models.eval(); rec.update(eval_fn(models)); models.train()
         history.append(rec)
-        bar.set_postfix(loss=f"{rec['loss']:.3f}", refresh=False)
+        bar.update(min(dt, bar.total - bar.n) if by_time else 1)
+        bar.set_postfix(step=step + 1, loss=f"{rec['loss']:.3f}", refresh=False)
+        step += 1
         if out_of_time: break
+    bar.close()
     return history
 
 # %% ../nbs/04_smt.ipynb #2e325c46

@@ -133,6 +133,8 @@ def encode_all(self, x: torch.Tensor) -> torch.Tensor:
     "Memory labels of every position, `[B, T, K, d]`; `[:, t]` equals `encode(x[:, :t+1])`."
     check_tokens(x, self.vocab_size, 'x')
     if x.dim() != 2: raise ValueError(f'x must be [B, T], got shape {tuple(x.shape)}')
+    if x.numel() == 0:                     # no positions (or no sequences): no labels
+        return torch.zeros(*x.shape, self.K, self.d_model, dtype=self.registers.dtype, device=x.device)
     return _encode_all_causal(self, x) if self.causal else _encode_all_windows(self, x)
 
 MemoryEncoder.encode_all = encode_all

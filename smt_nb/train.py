@@ -21,19 +21,21 @@ from fastcore.script import call_parse, anno_parser
 from . import data as _data
 from .data import TASKS, STREAMS, get_task
 from .rnn import rollout
-from .smt import SMTConfig, build_models, smt_loss, warmup_lr, clip_grad_per_model
+from .smt import SMTConfig, build_models, smt_loss, warmup_lr, default_warmup, clip_grad_per_model
 from .bptt import BPTTConfig, bptt_loss
 from .dmt import DMTConfig, dmt_loss, freeze_teacher
 
 # %% auto #0
-__all__ = ['METHODS', 'RUNTIME_KEYS', 'CKPT_FORMAT', 'RUN_FILES', 'MODEL_FLAGS', 'LOSS_FLAGS', 'SUBCOMMANDS', 'Method',
-           'register_method', 'build_dmt_models', 'task_factory', 'check_device', 'TrainConfig', 'config_diff',
-           'step_seed', 'step_generator', 'sample_batch', 'atomic_write_text', 'save_checkpoint', 'find_checkpoint',
-           'load_checkpoint', 'load_trained', 'Objective', 'DistEnv', 'resolve_device', 'init_distributed',
-           'make_eval_task', 'rnn_metrics', 'make_eval_fn', 'read_metrics', 'prepare_run_dir', 'TrainResult', 'train',
-           'parse_kv', 'train_cmd', 'usage', 'main']
+__all__ = ['SIZE_KNOBS', 'METHODS', 'RUNTIME_KEYS', 'CKPT_FORMAT', 'RUN_FILES', 'MODEL_FLAGS', 'LOSS_FLAGS', 'SUBCOMMANDS',
+           'Method', 'register_method', 'build_dmt_models', 'task_factory', 'check_device', 'TrainConfig',
+           'config_diff', 'step_seed', 'step_generator', 'sample_batch', 'atomic_write_text', 'save_checkpoint',
+           'find_checkpoint', 'verify_checkpoint', 'load_checkpoint', 'load_trained', 'Objective', 'DistEnv',
+           'resolve_device', 'init_distributed', 'make_eval_task', 'rnn_metrics', 'make_eval_fn', 'read_metrics',
+           'check_writable', 'prepare_run_dir', 'TrainResult', 'train', 'parse_kv', 'train_cmd', 'usage', 'main']
 
 # %% ../nbs/08_train.ipynb #9d0d1345
+SIZE_KNOBS = ('d_model', 'K', 'n_heads', 'hidden', 'd_emb', 'window')   # model knobs that are sizes: an int >= 1 (or None)
+
 @dataclass(frozen=True)
 class Method:
     "A training method: `build(vocab_size, **model_kw) -> nn.ModuleDict`, the objective `loss_fn(models, batch, loss_cfg) -> dict(loss=...)`, and the dataclass of its loss knobs."
@@ -58,13 +60,20 @@ class Method:
         except TypeError as e: raise ValueError(f'method {self.name!r}: bad loss knobs {loss_kw}: {e}') from None
 
     def make_models(self, vocab_size: int, **model_kw) -> nn.ModuleDict:
-        "Build the models; a knob the builder does not accept -> `ValueError` naming it."
+        "Build the models; a knob the builder does not accept, a size knob < 1, or a parameter with no elements -> `ValueError` naming it."
+        for k in SIZE_KNOBS:
+            v = model_kw.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ValueError(f'method {self.name!r}: model knob {k} must be a positive int, got {v!r}')
         try: models = self.build(vocab_size, **model_kw)
         except TypeError as e:
             raise ValueError(f'method {self.name!r}: building the models with {model_kw} failed: {e} '
                              f'(the builder: {self.build.__name__}{inspect.signature(self.build)})') from None
         if not isinstance(models, nn.ModuleDict):
             raise TypeError(f'method {self.name!r}: build must return an nn.ModuleDict, got {type(models).__name__}')
+        empty = [n for n, p in models.named_parameters() if p.numel() == 0]
+        if empty: raise ValueError(f'method {self.name!r}: building the models with {model_kw} gives parameters with no '
+                                   f'elements ({", ".join(empty[:3])}): a width knob is 0')
         return models
 
 METHODS: dict[str, Method] = {}
@@ -136,7 +145,7 @@ class TrainConfig:
     batch_size: int = 32           # sequences per step *per process* (global batch = batch_size * world_size)
     steps: int = 1000              # optimiser steps in the whole run
     lr: float = 1e-3
-    warmup: int = 20               # linear warm-up steps
+    warmup: int | None = None      # linear warm-up steps (None: 1% of steps, at most 100; see default_warmup)
     schedule: str = 'constant'     # after warm-up: 'constant' or 'cosine' (to min_lr at `steps`)
     min_lr: float = 0.0
     weight_decay: float = 0.01
@@ -159,7 +168,12 @@ class TrainConfig:
             raise ValueError(f'unknown method {self.method!r}; valid methods: {", ".join(sorted(METHODS))}')
         self.task, factory = task_factory(self.task)
         for k in ('seq_len', 'batch_size', 'steps', 'log_every', 'eval_batches'): _check_int(k, getattr(self, k), 1)
-        for k in ('warmup', 'eval_every', 'ckpt_every', 'seed'): _check_int(k, getattr(self, k), 0)
+        for k in ('eval_every', 'ckpt_every', 'seed'): _check_int(k, getattr(self, k), 0)
+        if self.warmup is not None: _check_int('warmup', self.warmup, 0)
+        if self.warmup is not None and self.steps > 1 and self.warmup >= self.steps:          # the same rule as `fit` in 04_smt
+            raise ValueError(f'warmup ({self.warmup}) must be shorter than the run (steps={self.steps}): the learning rate '
+                             f'would not reach lr before the run ends; pass a smaller warmup (--warmup), '
+                             f'e.g. {self.steps // 10}')
         _check_num('lr', self.lr, 0, strict=True); self.lr = float(self.lr)
         for k in ('min_lr', 'weight_decay'): _check_num(k, getattr(self, k), 0); setattr(self, k, float(getattr(self, k)))
         if self.min_lr > self.lr: raise ValueError(f'min_lr ({self.min_lr}) must not exceed lr ({self.lr})')
@@ -169,6 +183,8 @@ class TrainConfig:
         if b is None or len(b) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in b):
             raise ValueError(f'betas must be two numbers in [0, 1), got {self.betas!r}')
         self.betas = tuple(float(x) for x in b)
+        if self.lr / (1 - self.betas[0]) > torch.finfo(torch.float32).max:     # AdamW's first step size, in float32
+            raise ValueError(f'lr ({self.lr}) is too large: AdamW\'s first step lr / (1 - beta1) overflows float32')
         if self.clip is not None:
             _check_num('clip', self.clip, 0, strict=True); self.clip = float(self.clip)
         self.device = check_device(self.device)
@@ -256,7 +272,7 @@ def sample_batch(task, batch_size: int, seq_len: int, seed: int, step: int, rank
     return {k: v.to(device) if torch.is_tensor(v) else v for k, v in b.items()}
 
 # %% ../nbs/08_train.ipynb #b0513998
-CKPT_FORMAT = 'smt_nb-checkpoint-1'
+CKPT_FORMAT = 'smt_nb-checkpoint-2'   # 2: state.json carries a SHA-256 of its own fields
 
 def _fsync_path(path):
     "Flush a file or directory to disk (directories: best effort; not possible on every OS)."
@@ -271,6 +287,11 @@ def _sha256(path) -> str:
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
+
+def _state_sha256(state: dict) -> str:
+    "SHA-256 of the canonical JSON of a checkpoint's state, without its `state_sha256` field."
+    body = {k: v for k, v in state.items() if k != 'state_sha256'}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(',', ':')).encode()).hexdigest()
 
 def _write_json(path, obj):
     with open(path, 'w') as f:
@@ -288,7 +309,7 @@ def atomic_write_text(path, text: str):
 # %% ../nbs/08_train.ipynb #1874227f
 def save_checkpoint(path, models: nn.Module, optimizer: torch.optim.Optimizer | None = None,
                     config: dict | None = None, state: dict | None = None) -> Path:
-    "Write a checkpoint directory atomically: weights (safetensors), optimiser state, `config.json`, `state.json`."
+    "Write a checkpoint directory atomically: weights (safetensors), optimiser state, `config.json`, `state.json` (with a checksum of itself)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp, old = path.with_name(f'.{path.name}.tmp'), path.with_name(f'.{path.name}.old')
     if tmp.exists(): shutil.rmtree(tmp)
@@ -298,7 +319,9 @@ def save_checkpoint(path, models: nn.Module, optimizer: torch.optim.Optimizer | 
         if optimizer is not None: torch.save(optimizer.state_dict(), tmp/'optimizer.pt')
         _write_json(tmp/'config.json', config or {})
         files = {f.name: dict(bytes=f.stat().st_size, sha256=_sha256(f)) for f in sorted(tmp.iterdir())}
-        _write_json(tmp/'state.json', {**(state or {}), 'format': CKPT_FORMAT, 'files': files})
+        st = {k: v for k, v in (state or {}).items() if k != 'state_sha256'}
+        st.update(format=CKPT_FORMAT, files=files)
+        _write_json(tmp/'state.json', {**st, 'state_sha256': _state_sha256(st)})
         for f in tmp.iterdir(): _fsync_path(f)
         _fsync_path(tmp)
     except BaseException:
@@ -329,27 +352,45 @@ def _read_json(path, what):
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f'{what}: {path} is corrupt or truncated ({e})') from None
 
-def load_checkpoint(path, models: nn.Module | None = None, optimizer: torch.optim.Optimizer | None = None,
-                    config: dict | None = None, strict: bool = True) -> dict:
-    "Verify a checkpoint (files, sizes, hashes; `config` if given) and load it into `models` / `optimizer`; returns `{'config', 'state'}`."
+def verify_checkpoint(path, config: dict | None = None) -> dict:
+    "Check a checkpoint without loading any tensor: `state.json` against its own checksum, every file against its size and hash, the config against `config` if given; returns `{'config', 'state'}`."
     path = Path(path)
     if not (path/'state.json').exists():
         raise FileNotFoundError(f'no checkpoint at {path} (expected {path}/state.json); '
                                 f'pass a checkpoint directory such as <run>/last or <run>/best')
     what = f'checkpoint {path}'
     state = _read_json(path/'state.json', what)
-    if not isinstance(state, dict) or state.get('format') != CKPT_FORMAT:
+    if not isinstance(state, dict) or not isinstance(state.get('format'), str) or not state['format'].startswith('smt_nb-checkpoint-'):
         raise ValueError(f'{what}: {path/"state.json"} is not a {CKPT_FORMAT} state file')
-    for name, info in state.get('files', {}).items():
+    if state['format'] != CKPT_FORMAT:
+        raise ValueError(f'{what} has format {state["format"]!r}, this smt_nb reads {CKPT_FORMAT!r} (whose state.json '
+                         f'carries a checksum); it cannot be verified: start a new run')
+    if state.get('state_sha256') != _state_sha256(state):
+        raise ValueError(f'{what}: {path/"state.json"} does not match its checksum: it was edited or is corrupt, so its '
+                         f'step, best score and file list cannot be trusted; use another checkpoint (e.g. best/) or start '
+                         f'a new run')
+    files = state.get('files')
+    if not isinstance(files, dict) or not all(isinstance(i, dict) and {'bytes', 'sha256'} <= set(i) for i in files.values()):
+        raise ValueError(f'{what}: {path/"state.json"} has no valid file list')
+    for name, info in files.items():
         f = path/name
         if not f.exists(): raise ValueError(f'{what}: {f} is missing; the checkpoint is incomplete')
         if f.stat().st_size != info['bytes'] or _sha256(f) != info['sha256']:
             raise ValueError(f'{what}: {f} is corrupt or truncated ({f.stat().st_size} bytes, expected {info["bytes"]}, '
                              f'or its SHA-256 differs); use another checkpoint (e.g. best/) or start a new run')
     cfg = _read_json(path/'config.json', what)
+    if not isinstance(cfg, dict): raise ValueError(f'{what}: {path/"config.json"} is not a config (a JSON object)')
     if config is not None:
         diff = config_diff(cfg, config, names=('checkpoint', 'now'))
         if diff: raise ValueError(f'{what} was written by a different config; keys that differ:\n  ' + '\n  '.join(diff))
+    return dict(config=cfg, state=state)
+
+def load_checkpoint(path, models: nn.Module | None = None, optimizer: torch.optim.Optimizer | None = None,
+                    config: dict | None = None, strict: bool = True) -> dict:
+    "Verify a checkpoint (`verify_checkpoint`) and load it into `models` / `optimizer`; returns `{'config', 'state'}`."
+    path = Path(path)
+    info = verify_checkpoint(path, config)
+    what = f'checkpoint {path}'
     if models is not None:
         try: missing, unexpected = load_model(models, str(path/'model.safetensors'), strict=False)
         except (SafetensorError, RuntimeError, OSError) as e:
@@ -362,7 +403,7 @@ def load_checkpoint(path, models: nn.Module | None = None, optimizer: torch.opti
         if not f.exists(): raise FileNotFoundError(f'{what}: {f} is missing (a weights-only checkpoint cannot resume training)')
         try: optimizer.load_state_dict(torch.load(f, map_location='cpu', weights_only=True))
         except Exception as e: raise ValueError(f'{what}: cannot load {f}: {e}') from None
-    return dict(config=cfg, state=state)
+    return info
 
 # %% ../nbs/08_train.ipynb #d667ef0b
 def load_trained(path, device='cpu', which: str = 'last') -> tuple[nn.ModuleDict, TrainConfig]:
@@ -370,9 +411,11 @@ def load_trained(path, device='cpu', which: str = 'last') -> tuple[nn.ModuleDict
     path = Path(path)
     ck = path if (path/'state.json').exists() else find_checkpoint(path/which)
     if ck is None: raise FileNotFoundError(f'no checkpoint in {path} (looked for {path}/state.json and {path/which}/state.json)')
-    cfg = TrainConfig.from_dict(_read_json(ck/'config.json', f'checkpoint {ck}'))
-    state = _read_json(ck/'state.json', f'checkpoint {ck}')
-    models = cfg.method_obj.make_models(state['vocab_size'], **cfg.model_kw)
+    info = verify_checkpoint(ck)                   # a bad state.json is a clear ValueError here, as with --resume
+    cfg, vocab = TrainConfig.from_dict(info['config']), info['state'].get('vocab_size')
+    if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 1:
+        raise ValueError(f'checkpoint {ck}: {ck/"state.json"} has no valid vocab_size (got {vocab!r})')
+    models = cfg.method_obj.make_models(vocab, **cfg.model_kw)
     load_checkpoint(ck, models)
     return models.to(device).eval(), cfg
 
@@ -512,10 +555,39 @@ def _keep_metrics_upto(path: Path, step: int):
         if step > 0 and rec.get('step', 0) <= step: keep.append(l)
     if len(keep) != len(lines): atomic_write_text(path, ''.join(l + '\n' for l in keep))
 
-def prepare_run_dir(out, cfg: TrainConfig, resume: bool = False) -> Path | None:
-    "Check the run directory `out` (read-only): refuse a run there unless `resume`, and a different config; return the checkpoint to resume from (or None)."
+def check_writable(out) -> Path:
+    "Fail now, not after the first training steps, if the run directory `out` cannot be created or written."
     out = Path(out)
     if out.exists() and not out.is_dir(): raise FileExistsError(f'{out} exists and is not a directory')
+    base = out
+    while not base.exists() and base != base.parent: base = base.parent     # the nearest existing ancestor
+    if not base.is_dir():
+        raise NotADirectoryError(f'cannot create the run directory {out}: {base} is a file, not a directory')
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise PermissionError(f'cannot write the run directory {out}: {base} is not writable (permission denied)')
+    for n in ('config.json', 'metrics.jsonl', 'last', 'best'):
+        if (out/n).exists() and not os.access(out/n, os.W_OK | (os.X_OK if (out/n).is_dir() else 0)):
+            raise PermissionError(f'cannot write the run directory {out}: {out/n} is read-only (permission denied)')
+    return out
+
+def _describe_run(out: Path, found: list) -> str:
+    "What a run directory holds, for error messages: 'config.json, metrics.jsonl (12 records, up to step 40), best/ (step 40)'."
+    parts = []
+    for n in found:
+        s = n
+        try:
+            if n == 'metrics.jsonl':
+                recs = read_metrics(out/n)
+                s += f' ({len(recs)} records' + (f', up to step {max(r.get("step", 0) for r in recs)})' if recs else ')')
+            elif n in ('best', 'last'): s += f'/ (step {_read_json(out/n/"state.json", n)["step"]})'
+        except Exception:
+            s += '/' if (out/n).is_dir() else ''
+        parts.append(s)
+    return ', '.join(parts)
+
+def prepare_run_dir(out, cfg: TrainConfig, resume: bool = False) -> Path | None:
+    "Check the run directory `out` (read-only): writable, no run there unless `resume`, the same config, a checkpoint to resume from; return that checkpoint (or None)."
+    out = check_writable(out)
     found = [n for n in RUN_FILES if (out/n).exists()]
     if not found: return None
     if not resume:
@@ -526,7 +598,16 @@ def prepare_run_dir(out, cfg: TrainConfig, resume: bool = False) -> Path | None:
         diff = config_diff(old, cfg.to_dict(), names=('saved run', 'now'))
         if diff: raise ValueError(f'{out} holds a run with a different config; keys that differ:\n  ' + '\n  '.join(diff)
                                   + f'\nUse the same settings to resume, or another output directory.')
-    return find_checkpoint(out/'last') if (out/'last').exists() or (out/'.last.old').exists() else None
+    ck = find_checkpoint(out/'last')
+    if ck is None and ((out/'best').exists() or (out/'last').exists() or
+                       ((out/'metrics.jsonl').exists() and read_metrics(out/'metrics.jsonl'))):
+        why = f'{out/"last"} is missing' if not (out/'last').exists() else f'{out/"last"/"state.json"} is missing'
+        raise FileNotFoundError(
+            f'cannot resume {out}: it holds a run ({_describe_run(out, found)}) but no checkpoint to continue from ({why}). '
+            f'Restarting would truncate metrics.jsonl and overwrite best/, so nothing was touched. To start over, choose '
+            f'another --out or delete {out}.' + (f' The best model so far is in {out/"best"} (load_trained(..., which="best")).'
+                                               if (out/'best').exists() else ''))
+    return ck
 
 # %% ../nbs/08_train.ipynb #201e52f4
 @dataclass
@@ -553,6 +634,9 @@ def train(cfg: TrainConfig | dict, out=None, resume: bool = False, eval_fn: Call
           progress: bool = True, stop_at: int | None = None) -> TrainResult:
     "Train `cfg.method` on `cfg.task`; checkpoints and `metrics.jsonl` in `out` (None: keep nothing on disk). `stop_at`: stop early at that step (resumable)."
     cfg = TrainConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg
+    if out is not None and not str(out).strip():
+        raise ValueError(f'the run directory (out, --out) is an empty path {str(out)!r}: give a directory, or leave it '
+                         f'out (train() then keeps nothing on disk; smt-nb train uses runs/<method>-<task>-<time>)')
     stop = cfg.steps if stop_at is None else stop_at
     _check_int('stop_at', stop, 1)
     if stop > cfg.steps: raise ValueError(f'stop_at ({stop}) must not exceed steps ({cfg.steps})')
@@ -563,6 +647,13 @@ def train(cfg: TrainConfig | dict, out=None, resume: bool = False, eval_fn: Call
             return _train(cfg, env, None if out is None else Path(out), resume, eval_fn, progress, stop)
     finally:
         if env.owns_group: dist.destroy_process_group()
+
+def _nonfinite(models: nn.Module) -> list[str]:
+    "Names of the parameters holding a NaN or an infinity (one device sync)."
+    named = list(models.named_parameters())
+    if not named: return []
+    ok = torch.stack([torch.isfinite(p.detach()).all() for _, p in named]).tolist()
+    return [n for (n, _), good in zip(named, ok) if not good]
 
 def _train(cfg, env, out, resume, eval_fn, progress, stop):
     method = cfg.method_obj
@@ -580,6 +671,9 @@ def _train(cfg, env, out, resume, eval_fn, progress, stop):
     state = {}
     if ckpt is not None:                           # everything is verified and loaded before anything is written
         state = load_checkpoint(ckpt, models, opt, config=cfg.to_dict())['state']
+        bad = _nonfinite(models)
+        if bad: raise ValueError(f'checkpoint {ckpt} holds non-finite weights ({len(bad)} tensors, e.g. {bad[0]}): it '
+                                 f'cannot be resumed; start a new run (another --out) with a lower lr')
     elif cfg.init_from:
         src = Path(cfg.init_from)
         src = src if (src/'state.json').exists() else (find_checkpoint(src/'last') or src)
@@ -618,6 +712,20 @@ def _train(cfg, env, out, resume, eval_fn, progress, stop):
                     elapsed=elapsed0 + time.perf_counter() - t0, train=last_train, eval=last_eval,
                     torch=torch.__version__)
 
+    def last_good() -> str:
+        "The checkpoint to go back to: last/, verified now (its weights were checked finite before it was written)."
+        if out is None: return 'none (no run directory)'
+        try: return f'{out/"last"} (step {verify_checkpoint(out/"last")["state"]["step"]})'
+        except (FileNotFoundError, ValueError): return 'none'
+
+    def check_weights(n):
+        "Stop before anything is logged, evaluated or saved if the optimiser step left non-finite weights."
+        bad = _nonfinite(models)
+        if bad: raise FloatingPointError(
+            f'the weights are non-finite after step {n} ({len(bad)} of {len(list(models.parameters()))} tensors, e.g. '
+            f'{", ".join(bad[:3])}); they were not saved. Last good checkpoint: {last_good()}. '
+            f'Try a lower lr or a longer warmup.')
+
     def evaluate(n):
         nonlocal best, last_eval
         ev = {k: float(v) for k, v in eval_fn(models, n).items()}
@@ -637,7 +745,7 @@ def _train(cfg, env, out, resume, eval_fn, progress, stop):
         models.train()
         sums, count = {}, 0
         for step in range(start, stop):
-            lr = warmup_lr(step, cfg.lr, cfg.warmup, total_steps=cfg.steps, schedule=cfg.schedule, min_lr=cfg.min_lr)
+            lr = warmup_lr(step, cfg.lr, default_warmup(cfg.steps, cfg.warmup), total_steps=cfg.steps, schedule=cfg.schedule, min_lr=cfg.min_lr)
             for g in opt.param_groups: g['lr'] = lr
             batch = sample_batch(task, cfg.batch_size, cfg.seq_len, cfg.seed, step, env.rank, 'train', env.device)
             torch.manual_seed(step_seed(cfg.seed, step, env.rank, 'loss'))
@@ -646,27 +754,36 @@ def _train(cfg, env, out, resume, eval_fn, progress, stop):
             res['loss'].backward()
             norms = clip_grad_per_model(models, cfg.clip if cfg.clip is not None else math.inf)
             opt.step()
+            finite = all(math.isfinite(float(v)) for v in norms.values())     # the norms are host floats already
+            ok = torch.isfinite(res['loss'].detach()).all().int() * int(finite)
+            if env.world_size > 1: dist.all_reduce(ok, op=dist.ReduceOp.MIN)    # every rank stops at the same step
+            if not ok.item():                          # every step, not every log_every steps (the log is a mean)
+                what = ', '.join([f'loss {float(res["loss"].detach())}'] +
+                                 [f'gradient norm of {k} {float(v)}' for k, v in norms.items()])
+                raise FloatingPointError(f'non-finite loss or gradient at step {step + 1} ({what}); its weights were '
+                                         f'not saved. Last good checkpoint: {last_good()}. Try a lower lr or a longer '
+                                         f'warmup.')
             for k, v in {**_scalars(res), **_scalars(norms, 'gnorm_')}.items(): sums[k] = sums.get(k, 0.) + v
             count += 1
             n = step + 1
             pbar.update(1)
-            if n % cfg.log_every == 0 or n == stop:
+            do_log = n % cfg.log_every == 0 or n == stop
+            do_eval = (cfg.eval_every and n % cfg.eval_every == 0) or n == cfg.steps
+            do_ckpt = (cfg.ckpt_every and n % cfg.ckpt_every == 0) or n == stop
+            if do_log or do_eval or do_ckpt: check_weights(n)     # never log, evaluate or save non-finite weights
+            if do_log:
                 rec = _reduce_mean(sums, count, env)
                 sums, count = {}, 0
-                if not math.isfinite(rec.get('loss', 0.)):
-                    last = f'{out}/last' if out is not None and (out/'last').exists() else 'none'
-                    raise FloatingPointError(f'loss is {rec["loss"]} at step {n}; last good checkpoint: {last}. '
-                                             f'Try a lower lr or a longer warmup.')
                 last_train = dict(step=n, lr=lr, **rec, elapsed=round(elapsed0 + time.perf_counter() - t0, 3),
                                   tokens=n * cfg.batch_size * cfg.seq_len * env.world_size)
                 if env.is_main:
                     record(last_train)
                     pbar.set_postfix(loss=f'{rec["loss"]:.4f}', refresh=False)
-            if env.is_main and ((cfg.eval_every and n % cfg.eval_every == 0) or n == cfg.steps):
+            if env.is_main and do_eval:
                 ev = evaluate(n)
                 if cfg.best_metric in ev: pbar.set_postfix(loss=f'{last_train.get("loss", float("nan")):.4f}',
                                                            **{cfg.best_metric: f'{ev[cfg.best_metric]:.4f}'}, refresh=False)
-            if writer and ((cfg.ckpt_every and n % cfg.ckpt_every == 0) or n == stop):
+            if writer and do_ckpt:
                 open_run_dir()
                 save_checkpoint(out/'last', models, opt, cfg.to_dict(), ckpt_state(n))
     finally:
@@ -707,7 +824,7 @@ def train_cmd(
     steps: int = 1000,             # optimiser steps in the whole run
     batch_size: int = 32,          # sequences per step per process
     lr: float = 1e-3,              # peak learning rate (AdamW)
-    warmup: int = 20,              # linear warm-up steps
+    warmup: int = None,            # linear warm-up steps (default: 1% of --steps, at most 100)
     schedule: str = 'constant',    # after warm-up: constant | cosine
     min_lr: float = 0.0,           # final learning rate of the cosine schedule
     weight_decay: float = 0.01,    # AdamW weight decay
@@ -751,7 +868,9 @@ def train_cmd(
     "Train a model with one method on one task; checkpoints and metrics.jsonl go to --out."
     given = dict(locals())
     mkw = {**{MODEL_FLAGS[f]: given[f] for f in MODEL_FLAGS if given[f] is not None}, **parse_kv(model_kw)}
-    lkw = {**{LOSS_FLAGS[f]: given[f] for f in LOSS_FLAGS if given[f] not in (None, False)}, **parse_kv(loss_kw)}
+    # 0 is a value (--w-unif 0 is an ablation), so only None means "not given"; the bool flag counts only when set
+    lkw = {**{LOSS_FLAGS[f]: given[f] for f in LOSS_FLAGS if given[f] is not None and given[f] is not False},
+           **parse_kv(loss_kw)}
     if isinstance(lkw.get('dec_positions'), str):
         dp = lkw['dec_positions']
         lkw['dec_positions'] = None if dp.lower() == 'all' else int(dp) if dp.isdigit() else dp
@@ -762,6 +881,9 @@ def train_cmd(
                       weight_decay=weight_decay, betas=b, clip=clip or None, seed=seed, device=device, amp=amp,
                       compile=compile, log_every=log_every, eval_every=eval_every, eval_batches=eval_batches,
                       ckpt_every=ckpt_every, init_from=init_from)
+    if out is not None and not out.strip():
+        raise ValueError(f"--out {out!r} is an empty path: give the run directory, or leave --out out to use "
+                         f"runs/<method>-<task>-<time>")
     if out is None:
         if resume: raise ValueError('--resume needs --out: the run directory to continue')
         if int(os.environ.get('WORLD_SIZE', '1')) > 1: raise ValueError('under torchrun, pass --out (every process must agree on it)')
@@ -795,7 +917,7 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(anno_parser(cmd, prog=f'smt-nb {name}').parse_args(rest))
     args.pop('pdb', None); args.pop('xtra', None)
     try: rc = cmd(**args)
-    except (ValueError, FileExistsError, FileNotFoundError, FloatingPointError) as e:
+    except (ValueError, OSError, FloatingPointError) as e:   # OSError: a path that cannot be read or written
         print(f'smt-nb {name}: error: {e}', file=sys.stderr)
         return 2
     return rc if isinstance(rc, int) else 0
