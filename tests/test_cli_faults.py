@@ -219,3 +219,34 @@ def test_installed_command(tmp_path, out, needle):
                        timeout=120, env={**os.environ, 'OMP_NUM_THREADS': '1'})
     assert p.returncode == 2 and needle in p.stderr and p.stderr.count('\n') == 1, p.stderr
     assert sorted(os.listdir(tmp_path)) == ['f'] and (tmp_path/'f').read_text() == 'x'
+
+
+# --- `smt-nb compare`: every bad argument is refused in the first second, before any training (once, the report path
+# was only checked after ~8 minutes of training)
+COMPARE_ROWS = [
+    ('--out report.txt', ['--out', 'report.txt'], 'give a path ending in .html'),
+    ('--out under a file', ['--out', 'f/report.html'], 'is a file, not a directory'),
+    ("--out ''", ['--out', ''], 'out is empty'),
+    ('--eval-every 0', ['--eval-every', '0'], 'eval_every must be an int >= 1'),
+    ('--budget 0', ['--budget', '0'], 'budget (seconds per method) must be > 0'),
+    ('--seeds 0,x', ['--seeds', '0,x'], '--seeds must be comma-separated integers'),
+    ('--seq-len 32,0', ['--seq-len', '32,0'], 'seq_len must be a positive int'),
+    ('--seq-len 3', ['--seq-len', '3'], 'too short'),
+    ('--baselines rnn', ['--baselines', 'rnn'], "unknown baseline(s) ['rnn']"),
+    ('--device tpu', ['--device', 'tpu'], "device must be 'auto', 'cpu'"),
+    ('--task retreival', ['--task', 'retreival'], 'unknown task'),
+] + ([('--device cuda without CUDA', ['--device', 'cuda'], 'CUDA is not available')] if not torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize('argv,needle', [r[1:] for r in COMPARE_ROWS], ids=[r[0] for r in COMPARE_ROWS])
+def test_compare_refuses_bad_arguments_at_once(tmp_path, monkeypatch, argv, needle):
+    import time
+    import smt_nb.compare as C                       # registers `compare` with `main`
+    monkeypatch.chdir(tmp_path)
+    (tmp_path/'f').write_text('x')
+    monkeypatch.setattr(C, 'fit', lambda *a, **k: pytest.fail('training started before the arguments were checked'))
+    t0 = time.time()
+    with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()):
+        rc = T.main(['compare', '--quiet', *argv])
+    assert rc == 2 and needle in err.getvalue() and 'Traceback' not in err.getvalue(), err.getvalue()
+    assert time.time() - t0 < 5 and sorted(os.listdir(tmp_path)) == ['f']
