@@ -155,7 +155,7 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
                         freeze_teacher(models, train_readout=True)      # encoder frozen; decoder only through its readout
                         t_smt, s_smt = hist[-1]['time'], hist[-1]['step'] + 1
                         h = fit(models, dmt_loss, DMTConfig(), tk, None, seq_len=T, lr=lr / 10, warmup=0, seed=seed,
-                                max_seconds=budget - t_smt, eval_fn=ev, desc=f'SMT→DMT {tag}'.strip(), **fit_kw)
+                                max_seconds=max(budget - t_smt, 1e-6), eval_fn=ev, desc=f'SMT→DMT {tag}'.strip(), **fit_kw)
                         h = [dict(r, step=r['step'] + s_smt, time=r['time'] + t_smt) for r in h]
                         runs.append(_record('SMT→DMT', h, models, seed, T, runs[-1]['curve']))
                         drifts[f'{T}/{seed}']['dmt'] = drift(models, held_out).tolist()

@@ -223,9 +223,10 @@ def fit(models: nn.ModuleDict, loss_fn, cfg, task, steps: int | None, batch_size
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
     history, train_time = [], 0.0
     by_time = steps is None       # the bar counts what ends the run: seconds of the budget, or steps
-    bar = tqdm(total=round(max_seconds) if by_time else steps, unit='s' if by_time else 'step', desc=desc,
+    f = '.0f' if by_time and max_seconds >= 10 else '.1f'
+    bar = tqdm(total=float(max_seconds) if by_time else steps, unit='s' if by_time else 'step', desc=desc,
                disable=not progress, mininterval=1.0, bar_format=None if not by_time else
-               '{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]')
+               '{l_bar}{bar}| {n:%s}/{total:%s} s [{elapsed}<{remaining}{postfix}]' % (f, f))
     step = 0
     while steps is None or step < steps:
         t0 = time.time()
@@ -257,6 +258,7 @@ def fit(models: nn.ModuleDict, loss_fn, cfg, task, steps: int | None, batch_size
         bar.set_postfix(step=step + 1, loss=f"{rec['loss']:.3f}", refresh=False)
         step += 1
         if out_of_time: break
+    if by_time: bar.update(bar.total - bar.n)     # the budget is spent: a full bar
     bar.close()
     return history
 

@@ -29,6 +29,7 @@ def render(nb):
         src = _text(cell['source'])
         if cell['cell_type'] == 'markdown':
             if i == 0 and src.lstrip().startswith('# '): src = '\n'.join(src.strip().splitlines()[1:]).strip()
+            src = re.sub(r'\]\((images/)', r'](nbs/\1', src)     # images live beside the notebook: nbs/images/...
             if src.strip(): parts.append(src.strip() + '\n')
             continue
         if cell['cell_type'] != 'code' or HIDE.search(src): continue
