@@ -338,7 +338,9 @@ def save_checkpoint(path, models: nn.Module, optimizer: torch.optim.Optimizer | 
 def find_checkpoint(path) -> Path | None:
     "The checkpoint directory at `path`, recovering it from `.<name>.old` if a save was killed between its two renames."
     path = Path(path); old = path.with_name(f'.{path.name}.old')
-    if (path/'state.json').exists(): return path
+    if (path/'state.json').exists():
+        if old.exists(): shutil.rmtree(old, ignore_errors=True)   # killed after the second rename: `path` is the new one
+        return path
     if not path.exists() and (old/'state.json').exists():
         try: os.replace(old, path)
         except FileNotFoundError: pass       # another process (rank) recovered it first
