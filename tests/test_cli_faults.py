@@ -250,3 +250,13 @@ def test_compare_refuses_bad_arguments_at_once(tmp_path, monkeypatch, argv, need
         rc = T.main(['compare', '--quiet', *argv])
     assert rc == 2 and needle in err.getvalue() and 'Traceback' not in err.getvalue(), err.getvalue()
     assert time.time() - t0 < 5 and sorted(os.listdir(tmp_path)) == ['f']
+
+
+def test_train_cli_trains_at_the_configured_lr(tmp_path):
+    "After its warm-up (default: 1% of --steps, at most 100) `smt-nb train` logs the learning rate it was given."
+    out = tmp_path/'run'
+    argv = tiny(steps=30, lr=0.002, eval_every=0, ckpt_every=0)
+    i = argv.index('--warmup'); del argv[i:i + 2]          # the default warm-up is what is under test
+    assert run(*argv, '--out', out) == (0, '')
+    lrs = [r['lr'] for r in T.read_metrics(out) if 'lr' in r]
+    assert len(lrs) == 30 and lrs[0] <= 0.002 and all(x == 0.002 for x in lrs[1:]), lrs
