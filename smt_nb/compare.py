@@ -18,7 +18,7 @@ from .smt import SMTConfig, build_models, smt_loss, fit
 from .bptt import BPTTConfig, bptt_loss, build_cudnn, cudnn_loss
 from .dmt import DMTConfig, dmt_loss, freeze_teacher
 from .infer import evaluate, drift
-from .train import SUBCOMMANDS, main, check_device, resolve_device
+from .train import check_device, resolve_device
 
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_METHODS', 'BASELINES', 'HELD_OUT_SEED', 'COLORS', 'state_floats', 'length_phases', 'time_to',
@@ -323,5 +323,3 @@ def compare_cmd(
     print(format_table(res))
     print(f'report: {out}')
     return 0
-
-SUBCOMMANDS['compare'] = compare_cmd

@@ -17,7 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 from safetensors import SafetensorError
 from safetensors.torch import save_model, load_model
-from fastcore.script import call_parse, anno_parser
+from fastcore.script import call_parse
 from . import data as _data
 from .data import TASKS, STREAMS, get_task
 from .rnn import rollout
@@ -26,12 +26,12 @@ from .bptt import BPTTConfig, bptt_loss
 from .dmt import DMTConfig, dmt_loss, freeze_teacher
 
 # %% auto #0
-__all__ = ['SIZE_KNOBS', 'METHODS', 'RUNTIME_KEYS', 'CKPT_FORMAT', 'RUN_FILES', 'MODEL_FLAGS', 'LOSS_FLAGS', 'SUBCOMMANDS',
-           'Method', 'register_method', 'build_dmt_models', 'task_factory', 'check_device', 'TrainConfig',
-           'config_diff', 'step_seed', 'step_generator', 'sample_batch', 'atomic_write_text', 'save_checkpoint',
-           'find_checkpoint', 'verify_checkpoint', 'load_checkpoint', 'load_trained', 'Objective', 'DistEnv',
-           'resolve_device', 'init_distributed', 'make_eval_task', 'rnn_metrics', 'make_eval_fn', 'read_metrics',
-           'check_writable', 'prepare_run_dir', 'TrainResult', 'train', 'parse_kv', 'train_cmd', 'usage', 'main']
+__all__ = ['SIZE_KNOBS', 'METHODS', 'RUNTIME_KEYS', 'CKPT_FORMAT', 'RUN_FILES', 'MODEL_FLAGS', 'LOSS_FLAGS', 'Method',
+           'register_method', 'build_dmt_models', 'task_factory', 'check_device', 'TrainConfig', 'config_diff',
+           'step_seed', 'step_generator', 'sample_batch', 'atomic_write_text', 'save_checkpoint', 'find_checkpoint',
+           'verify_checkpoint', 'load_checkpoint', 'load_trained', 'Objective', 'DistEnv', 'resolve_device',
+           'init_distributed', 'make_eval_task', 'rnn_metrics', 'make_eval_fn', 'read_metrics', 'check_writable',
+           'prepare_run_dir', 'TrainResult', 'train', 'parse_kv', 'train_cmd']
 
 # %% ../nbs/08_train.ipynb #9d0d1345
 SIZE_KNOBS = ('d_model', 'K', 'n_heads', 'hidden', 'd_emb', 'window')   # model knobs that are sizes: an int >= 1 (or None)
@@ -895,31 +895,3 @@ def train_cmd(
         last = {k: v for k, v in (r.history[-1] if r.history else {}).items()}
         print(f'done: step {r.step}, run directory {out}' + (f'; last record: {json.dumps(last)}' if last else ''))
     return 0
-
-# %% ../nbs/08_train.ipynb #3b8f680a
-SUBCOMMANDS: dict[str, Callable] = {'train': train_cmd}   # name -> fastcore.script function; `compare` joins later
-
-def usage() -> str:
-    "The top-level usage message of `smt-nb`."
-    cmds = '\n'.join(f'  {n:<10}{(f.__doc__ or "").splitlines()[0]}' for n, f in SUBCOMMANDS.items())
-    return (f'usage: smt-nb <command> [options]\n\ncommands:\n{cmds}\n\n'
-            f'`smt-nb <command> --help` lists the options of a command.')
-
-def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `smt-nb` command: dispatch to a subcommand of `SUBCOMMANDS`; returns the exit status."
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ('-h', '--help', 'help'):
-        print(usage(), file=sys.stdout if argv else sys.stderr)
-        return 0 if argv else 2
-    name, rest = argv[0], argv[1:]
-    if name not in SUBCOMMANDS:
-        print(f'smt-nb: unknown command {name!r}; valid commands: {", ".join(SUBCOMMANDS)}\n\n{usage()}', file=sys.stderr)
-        return 2
-    cmd = SUBCOMMANDS[name]
-    args = vars(anno_parser(cmd, prog=f'smt-nb {name}').parse_args(rest))
-    args.pop('pdb', None); args.pop('xtra', None)
-    try: rc = cmd(**args)
-    except (ValueError, OSError, FloatingPointError) as e:   # OSError: a path that cannot be read or written
-        print(f'smt-nb {name}: error: {e}', file=sys.stderr)
-        return 2
-    return rc if isinstance(rc, int) else 0

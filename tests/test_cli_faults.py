@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from smt_nb import train as T
+from smt_nb.cli import main as cli_main
 from smt_nb.data import get_task
 from smt_nb.infer import evaluate
 from smt_nb.smt import build_models
@@ -41,7 +42,7 @@ def one_thread():
 def run(*argv):
     "`smt-nb train <argv>` in this process: (exit status, stderr)."
     with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()):
-        rc = T.main(['train', *map(str, argv)])
+        rc = cli_main(['train', *map(str, argv)])
     return rc, err.getvalue()
 
 
@@ -241,13 +242,13 @@ COMPARE_ROWS = [
 @pytest.mark.parametrize('argv,needle', [r[1:] for r in COMPARE_ROWS], ids=[r[0] for r in COMPARE_ROWS])
 def test_compare_refuses_bad_arguments_at_once(tmp_path, monkeypatch, argv, needle):
     import time
-    import smt_nb.compare as C                       # registers `compare` with `main`
+    import smt_nb.compare as C
     monkeypatch.chdir(tmp_path)
     (tmp_path/'f').write_text('x')
     monkeypatch.setattr(C, 'fit', lambda *a, **k: pytest.fail('training started before the arguments were checked'))
     t0 = time.time()
     with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()):
-        rc = T.main(['compare', '--quiet', *argv])
+        rc = cli_main(['compare', '--quiet', *argv])
     assert rc == 2 and needle in err.getvalue() and 'Traceback' not in err.getvalue(), err.getvalue()
     assert time.time() - t0 < 5 and sorted(os.listdir(tmp_path)) == ['f']
 
