@@ -21,9 +21,9 @@ from .infer import evaluate, drift
 from .train import check_device, resolve_device
 
 # %% auto #0
-__all__ = ['METHODS', 'DEFAULT_METHODS', 'BASELINES', 'HELD_OUT_SEED', 'COLORS', 'state_floats', 'length_phases', 'time_to',
-           'compare', 'summarize', 'format_table', 'curves_figure', 'length_figure', 'drift_figure', 'report_figures',
-           'write_report', 'compare_cmd']
+__all__ = ['METHODS', 'DEFAULT_METHODS', 'BASELINES', 'HELD_OUT_SEED', 'COLORS', 'DASHES', 'state_floats', 'length_phases',
+           'time_to', 'compare', 'summarize', 'format_table', 'curves_figure', 'length_figure', 'drift_figure',
+           'report_figures', 'write_report', 'compare_cmd']
 
 # %% ../nbs/11_compare.ipynb #8d24fae5
 METHODS = {  # row name -> (models to build, objective, evaluation mode)
@@ -218,6 +218,7 @@ def format_table(res: dict) -> str:
 # %% ../nbs/11_compare.ipynb #55f84e3a
 COLORS = {'BPTT': '#d62728', 'TBPTT': '#ff7f0e', 'GRU (cuDNN)': '#9467bd', 'LSTM (cuDNN)': '#8c564b',
           'SMT': '#1f77b4', 'SMT→DMT': '#2ca02c'}
+DASHES = {'GRU (cuDNN)': 'dash', 'LSTM (cuDNN)': 'dot', 'TBPTT': 'dashdot'}   # the baselines, so that lines at 1.0 stay apart
 
 def curves_figure(res: dict, seq_len: int | None = None) -> go.Figure:
     "Held-out accuracy and loss against training seconds at one length, one line per method and seed."
@@ -242,10 +243,11 @@ def length_figure(res: dict) -> go.Figure:
     "The headline: held-out accuracy against sequence length, per method (mean ± sd over seeds, and every seed)."
     s = res['settings']
     fig = go.Figure()
-    for m in s['methods']:
+    for m in sorted(s['methods'], key=lambda m: m in DASHES):      # the dashed baselines last, drawn on top
         rows = [r for r in res['rows'] if r['method'] == m]
         fig.add_trace(go.Scatter(x=[r['seq_len'] for r in rows], y=[r['acc'] for r in rows], name=m, mode='lines+markers',
-                                 line=dict(color=COLORS[m]), legendgroup=m,
+                                 line=dict(color=COLORS[m], dash=DASHES.get(m, 'solid'), width=3 if m in DASHES else 2),
+                                 marker=dict(size=9 if m in DASHES else 7), legendgroup=m,
                                  error_y=dict(type='data', array=[r['acc_sd'] for r in rows], visible=len(s['seeds']) > 1)))
         if len(s['seeds']) > 1:
             pts = [(r['seq_len'], r['acc']) for r in res['runs'] if r['method'] == m]
@@ -254,7 +256,8 @@ def length_figure(res: dict) -> go.Figure:
     fig.add_hline(y=s['chance_acc'], line_dash='dot', annotation_text='chance (memoryless)')
     fig.update_xaxes(type='log', tickvals=s['seq_len'], title_text='sequence length T')
     fig.update_yaxes(range=[0, 1.05], title_text='held-out accuracy (RNN alone)')
-    fig.update_layout(height=400, width=700, title=f"{s['task']}: accuracy against length, {s['budget']:.0f} s per method")
+    fig.update_layout(height=400, width=700, title=f"{s['task']}: accuracy against length, {s['budget']:.0f} s per method"
+                      + (f", curriculum from T={s['curriculum']}" if s['curriculum'] else ''))
     return fig
 
 def drift_figure(res: dict) -> go.Figure:
