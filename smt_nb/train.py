@@ -169,11 +169,7 @@ class TrainConfig:
         self.task, factory = task_factory(self.task)
         for k in ('seq_len', 'batch_size', 'steps', 'log_every', 'eval_batches'): _check_int(k, getattr(self, k), 1)
         for k in ('eval_every', 'ckpt_every', 'seed'): _check_int(k, getattr(self, k), 0)
-        if self.warmup is not None: _check_int('warmup', self.warmup, 0)
-        if self.warmup is not None and self.steps > 1 and self.warmup >= self.steps:          # the same rule as `fit` in 04_smt
-            raise ValueError(f'warmup ({self.warmup}) must be shorter than the run (steps={self.steps}): the learning rate '
-                             f'would not reach lr before the run ends; pass a smaller warmup (--warmup), '
-                             f'e.g. {self.steps // 10}')
+        default_warmup(self.steps, self.warmup)      # the rule of `fit`: an int >= 0, shorter than the run
         _check_num('lr', self.lr, 0, strict=True); self.lr = float(self.lr)
         for k in ('min_lr', 'weight_decay'): _check_num(k, getattr(self, k), 0); setattr(self, k, float(getattr(self, k)))
         if self.min_lr > self.lr: raise ValueError(f'min_lr ({self.min_lr}) must not exceed lr ({self.lr})')
