@@ -1,4 +1,4 @@
-"""`smt-nb`: the entry point on top of the package. It imports the commands of the notebooks below it — `train` (`08_train`) and `compare` (`11_compare`) — and no module below imports it.
+"""`smt-nb`: the entry point on top of the package, and its commands — `smt-nb train` (one method, with checkpoints
 
 Docs: https://smt-nb.github.io/smt_nb/cli.html.md"""
 
@@ -6,14 +6,152 @@ Docs: https://smt-nb.github.io/smt_nb/cli.html.md"""
 
 # %% ../nbs/19_cli.ipynb #7e1dffc0
 from __future__ import annotations
-import sys
+import json, os, sys, time
 from typing import Callable
-from fastcore.script import anno_parser
-from .train import train_cmd
-from .compare import compare_cmd
+from fastcore.script import anno_parser, call_parse
+from .train import TrainConfig, train
+from .compare import compare, format_table
 
 # %% auto #0
-__all__ = ['COMMANDS', 'usage', 'main']
+__all__ = ['MODEL_FLAGS', 'LOSS_FLAGS', 'COMMANDS', 'parse_kv', 'train_cmd', 'compare_cmd', 'usage', 'main']
+
+# %% ../nbs/19_cli.ipynb #c3bd7430
+def parse_kv(s: str | None) -> dict:
+    "Parse 'a=1,b=x,c=true,d=none' into a dict; values are read as JSON where possible (numbers, true/false, null), else strings."
+    out = {}
+    for item in (s or '').split(','):
+        if not item.strip(): continue
+        if '=' not in item: raise ValueError(f'expected key=value, got {item!r} (in {s!r})')
+        k, v = (x.strip() for x in item.split('=', 1))
+        low = v.lower()
+        if low in ('none', 'null'): out[k] = None
+        elif low in ('true', 'false'): out[k] = low == 'true'
+        else:
+            try: out[k] = json.loads(v)
+            except json.JSONDecodeError: out[k] = v
+    return out
+
+# CLI flag -> model builder knob / loss config knob (for the built-in methods; others go through --model-kw/--loss-kw)
+MODEL_FLAGS = dict(d_model='d_model', k='K', n_heads='n_heads', enc_layers='enc_layers', dec_layers='dec_layers',
+                   rnn='rnn', window='window')
+LOSS_FLAGS = dict(tc='Tc', tf='Tf', w_dec='w_dec', w_dyn='w_dyn', w_unif='w_unif', mode='mode',
+                  dec_positions='dec_positions', detach_targets='detach_targets', unif_samples='unif_samples',
+                  truncate='truncate', w_readout='w_readout', label_every='label_every')
+
+# %% ../nbs/19_cli.ipynb #6a0eb7bf
+@call_parse
+def train_cmd(
+    method: str = 'smt',           # training method (a key of METHODS: smt, and bptt|tbptt|dmt once registered)
+    task: str = 'retrieval',       # task (a key of smt_nb.data.TASKS)
+    seq_len: int = 32,             # sequence length T
+    steps: int = 1000,             # optimiser steps in the whole run
+    batch_size: int = 32,          # sequences per step per process
+    lr: float = 1e-3,              # peak learning rate (AdamW)
+    warmup: int = None,            # linear warm-up steps (default: 1% of --steps, at most 100)
+    schedule: str = 'constant',    # after warm-up: constant | cosine
+    min_lr: float = 0.0,           # final learning rate of the cosine schedule
+    weight_decay: float = 0.01,    # AdamW weight decay
+    betas: str = '0.9,0.95',       # AdamW betas
+    clip: float = 1.0,             # grad-norm clip per model (0: off)
+    seed: int = 0,                 # seed of the weights and of every batch
+    device: str = 'auto',          # auto | cpu | cuda | cuda:N | mps
+    amp: bool = True,              # bf16 autocast on CUDA (--no-amp: float32 everywhere)
+    compile: bool = False,         # torch.compile the objective
+    out: str = None,               # run directory (default: runs/<method>-<task>-<time>)
+    resume: bool = False,          # continue the run in --out (exactly where its last checkpoint left off)
+    init_from: str = None,         # initialise the weights from this checkpoint or run directory (e.g. SMT for DMT)
+    log_every: int = 10,           # steps between lines of metrics.jsonl
+    eval_every: int = 100,         # steps between held-out evaluations (0: only at the end)
+    eval_batches: int = 4,         # held-out batches per evaluation
+    ckpt_every: int = 500,         # steps between checkpoints (0: only at the end)
+    quiet: bool = False,           # no progress bar
+    task_kw: str = '',             # task knobs: key=value,... (e.g. n_symbols=16)
+    d_model: int = None,           # model width d (default: the method's)
+    k: int = None,                 # memory tokens K (memory size K*d)
+    n_heads: int = None,           # attention heads
+    enc_layers: int = None,        # memory encoder depth
+    dec_layers: int = None,        # future decoder depth
+    rnn: str = None,               # RNN backbone: transformer | mlp | gru | lstm | elman
+    window: int = None,            # encoder attention window (Tc of encode_all)
+    model_kw: str = '',            # more model knobs: key=value,... (e.g. hidden=256 for the MLP RNN)
+    tc: int = None,                # SMT context length Tc
+    tf: int = None,                # SMT future length Tf
+    w_dec: float = None,           # weight of the decoder loss
+    w_dyn: float = None,           # weight of the dynamics loss
+    w_unif: float = None,          # weight of the uniformity loss
+    mode: str = None,              # SMT mode: all | one
+    dec_positions: str = None,     # decoder positions per sequence (an int, or 'all')
+    detach_targets: bool = False,  # stop-gradient on the dynamics targets
+    unif_samples: int = None,      # memory tokens sampled for the uniformity loss
+    truncate: int = None,          # BPTT truncation length
+    w_readout: float = None,       # DMT readout weight
+    label_every: int = None,       # DMT: encoder labels every this many steps
+    loss_kw: str = '',             # more loss knobs: key=value,...
+):
+    "Train a model with one method on one task; checkpoints and metrics.jsonl go to --out."
+    given = dict(locals())
+    mkw = {**{MODEL_FLAGS[f]: given[f] for f in MODEL_FLAGS if given[f] is not None}, **parse_kv(model_kw)}
+    # 0 is a value (--w-unif 0 is an ablation), so only None means "not given"; the bool flag counts only when set
+    lkw = {**{LOSS_FLAGS[f]: given[f] for f in LOSS_FLAGS if given[f] is not None and given[f] is not False},
+           **parse_kv(loss_kw)}
+    if isinstance(lkw.get('dec_positions'), str):
+        dp = lkw['dec_positions']
+        lkw['dec_positions'] = None if dp.lower() == 'all' else int(dp) if dp.isdigit() else dp
+    try: b = tuple(float(x) for x in betas.split(','))
+    except ValueError: raise ValueError(f'--betas must be two numbers like 0.9,0.95, got {betas!r}') from None
+    cfg = TrainConfig(method=method, task=task, task_kw=parse_kv(task_kw), model_kw=mkw, loss_kw=lkw, seq_len=seq_len,
+                      batch_size=batch_size, steps=steps, lr=lr, warmup=warmup, schedule=schedule, min_lr=min_lr,
+                      weight_decay=weight_decay, betas=b, clip=clip or None, seed=seed, device=device, amp=amp,
+                      compile=compile, log_every=log_every, eval_every=eval_every, eval_batches=eval_batches,
+                      ckpt_every=ckpt_every, init_from=init_from)
+    if out is not None and not out.strip():
+        raise ValueError(f"--out {out!r} is an empty path: give the run directory, or leave --out out to use "
+                         f"runs/<method>-<task>-<time>")
+    if out is None:
+        if resume: raise ValueError('--resume needs --out: the run directory to continue')
+        if int(os.environ.get('WORLD_SIZE', '1')) > 1: raise ValueError('under torchrun, pass --out (every process must agree on it)')
+        out = f'runs/{method}-{task}-{time.strftime("%Y%m%d-%H%M%S")}'
+    r = train(cfg, out, resume=resume, progress=not quiet)
+    if int(os.environ.get('RANK', '0')) == 0:
+        last = {k: v for k, v in (r.history[-1] if r.history else {}).items()}
+        print(f'done: step {r.step}, run directory {out}' + (f'; last record: {json.dumps(last)}' if last else ''))
+    return 0
+
+# %% ../nbs/19_cli.ipynb #93cb49af
+def _int_list(s: str, name: str) -> list[int]:
+    try: return [int(x) for x in str(s).split(',') if x.strip()]
+    except ValueError: raise ValueError(f'--{name} must be comma-separated integers like 0,1,2, got {s!r}') from None
+
+@call_parse
+def compare_cmd(
+    task: str = 'retrieval',        # task name (see smt_nb.data.TASKS)
+    seq_len: str = '32',            # sequence length T, or several: 32,64,128,256 (accuracy against length)
+    budget: float = 80.,            # training seconds per method (and per length and seed)
+    seeds: str = '0',               # seeds of models and batches, e.g. 0,1,2 (mean ± sd over seeds)
+    baselines: str = '',            # more rows: lstm (cuDNN LSTM), tbptt (truncated BPTT), e.g. lstm,tbptt
+    curriculum: int = None,         # train first at this length for half the budget (every method alike)
+    rnn: str = 'mlp',               # RNN backbone of BPTT and SMT: mlp, transformer, gru, lstm, elman
+    dmt_frac: float = 0.2,          # share of SMT's budget spent on DMT at the end
+    batch_size: int = 32,           # batch size
+    d_model: int = 64,              # memory token width d
+    k: int = 2,                     # memory tokens K (state: K*d numbers for every method)
+    hidden: int = 512,              # hidden width of the MLP RNN
+    lr: float = 1e-3,               # learning rate (DMT uses lr/10)
+    truncate: int = 8,              # truncated BPTT: cut the gradient every this many steps
+    device: str = 'cpu',            # cpu, cuda, cuda:N or auto
+    eval_every: int = 25,           # steps between held-out evaluations
+    dec_positions: int = 4,         # SMT: positions per sequence whose future the decoder predicts
+    out: str = 'compare_report.html',  # HTML report path (the numbers go beside it as .json)
+    quiet: bool = False,            # no progress bars
+):
+    "Train the same RNN by BPTT and by SMT→DMT, and the cuDNN GRU, under one wall-clock budget; print a table, write an HTML report."
+    res = compare(task=task, seq_len=_int_list(seq_len, 'seq-len'), budget=budget, seeds=_int_list(seeds, 'seeds'),
+                  baselines=[b.strip() for b in baselines.split(',') if b.strip()], curriculum=curriculum, rnn=rnn,
+                  dmt_frac=dmt_frac, batch_size=batch_size, d_model=d_model, K=k, hidden=hidden, lr=lr, truncate=truncate,
+                  device=device, eval_every=eval_every, dec_positions=dec_positions, out=out, progress=not quiet)
+    print(format_table(res))
+    print(f'report: {out}')
+    return 0
 
 # %% ../nbs/19_cli.ipynb #46a3ae7d
 COMMANDS: dict[str, Callable] = {'train': train_cmd, 'compare': compare_cmd}   # name -> fastcore.script function

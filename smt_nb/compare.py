@@ -12,18 +12,18 @@ import torch
 import torch.nn as nn
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from fastcore.script import call_parse
 from .data import get_task
-from .smt import SMTConfig, build_models, smt_loss, fit
+from .rnn import build_models
+from .learner import fit, check_device, resolve_device
+from .smt import SMTConfig, smt_loss
 from .bptt import BPTTConfig, bptt_loss, build_cudnn, cudnn_loss
 from .dmt import DMTConfig, dmt_loss, freeze_teacher
 from .infer import evaluate, drift
-from .train import check_device, resolve_device
 
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_METHODS', 'BASELINES', 'HELD_OUT_SEED', 'COLORS', 'DASHES', 'state_floats', 'length_phases',
            'time_to', 'compare', 'summarize', 'format_table', 'curves_figure', 'length_figure', 'drift_figure',
-           'report_figures', 'write_report', 'compare_cmd']
+           'report_figures', 'write_report']
 
 # %% ../nbs/11_compare.ipynb #8d24fae5
 METHODS = {  # row name -> (models to build, objective, evaluation mode)
@@ -76,16 +76,17 @@ def _fit_phases(models, loss_fn, cfg_for, task, phases, budget, desc, **kw) -> l
     for T, share in phases:
         h = fit(models, loss_fn, cfg_for(T), task, None, seq_len=T, max_seconds=budget * share,
                 desc=desc if len(phases) == 1 else f'{desc} (T={T})', **kw)
-        s0, t0 = (hist[-1]['step'] + 1, hist[-1]['time']) if hist else (0, 0.)
+        s0, t0 = (hist[-1]['step'], hist[-1]['time']) if hist else (0, 0.)
         hist += [dict(r, step=r['step'] + s0, time=r['time'] + t0, seq_len=T) for r in h]
     return hist
 
 def _record(method, hist, models, seed, seq_len, curve_before=()) -> dict:
     "One row of one run: the last held-out evaluation, steps, seconds, final learning rate and the whole curve."
-    curve = list(curve_before) + [dict(step=h['step'] + 1, time=round(h['time'], 2), acc=h['eval_acc'], loss=h['eval_loss'])
+    curve = list(curve_before) + [dict(step=h['step'], time=round(h['time'], 2), acc=h['eval_acc'], loss=h['eval_loss'])
                                   for h in hist if 'eval_acc' in h]
-    return dict(method=method, seq_len=seq_len, seed=seed, state=state_floats(models), steps=hist[-1]['step'] + 1,
-                seconds=round(hist[-1]['time'], 1), acc=curve[-1]['acc'], loss=curve[-1]['loss'], lr=hist[-1]['lr'], curve=curve,
+    lr = [h['lr'] for h in hist if 'lr' in h][-1]         # training records carry the learning rate; evaluations do not
+    return dict(method=method, seq_len=seq_len, seed=seed, state=state_floats(models), steps=hist[-1]['step'],
+                seconds=round(hist[-1]['time'], 1), acc=curve[-1]['acc'], loss=curve[-1]['loss'], lr=lr, curve=curve,
                 own_from=max(len(curve_before) - 1, 0))   # SMT→DMT: its curve goes on from SMT's; its own part starts here
 
 # %% ../nbs/11_compare.ipynb #96bfb1d3
@@ -153,7 +154,7 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
                     drifts.setdefault(f'{T}/{seed}', {})['smt'] = drift(models, held_out).tolist()
                     if 'SMT→DMT' in methods and dmt_frac > 0:
                         freeze_teacher(models, train_readout=True)      # encoder frozen; decoder only through its readout
-                        t_smt, s_smt = hist[-1]['time'], hist[-1]['step'] + 1
+                        t_smt, s_smt = hist[-1]['time'], hist[-1]['step']
                         h = fit(models, dmt_loss, DMTConfig(), tk, None, seq_len=T, lr=lr / 10, warmup=0, seed=seed,
                                 max_seconds=max(budget - t_smt, 1e-6), eval_fn=ev, desc=f'SMT→DMT {tag}'.strip(), **fit_kw)
                         h = [dict(r, step=r['step'] + s_smt, time=r['time'] + t_smt) for r in h]
@@ -290,39 +291,3 @@ def write_report(res: dict, path) -> Path:
         tmp = p.with_name(p.name + '.tmp')
         tmp.write_text(text); tmp.replace(p)
     return path
-
-# %% ../nbs/11_compare.ipynb #93cb49af
-def _int_list(s: str, name: str) -> list[int]:
-    try: return [int(x) for x in str(s).split(',') if x.strip()]
-    except ValueError: raise ValueError(f'--{name} must be comma-separated integers like 0,1,2, got {s!r}') from None
-
-@call_parse
-def compare_cmd(
-    task: str = 'retrieval',        # task name (see smt_nb.data.TASKS)
-    seq_len: str = '32',            # sequence length T, or several: 32,64,128,256 (accuracy against length)
-    budget: float = 80.,            # training seconds per method (and per length and seed)
-    seeds: str = '0',               # seeds of models and batches, e.g. 0,1,2 (mean ± sd over seeds)
-    baselines: str = '',            # more rows: lstm (cuDNN LSTM), tbptt (truncated BPTT), e.g. lstm,tbptt
-    curriculum: int = None,         # train first at this length for half the budget (every method alike)
-    rnn: str = 'mlp',               # RNN backbone of BPTT and SMT: mlp, transformer, gru, lstm, elman
-    dmt_frac: float = 0.2,          # share of SMT's budget spent on DMT at the end
-    batch_size: int = 32,           # batch size
-    d_model: int = 64,              # memory token width d
-    k: int = 2,                     # memory tokens K (state: K*d numbers for every method)
-    hidden: int = 512,              # hidden width of the MLP RNN
-    lr: float = 1e-3,               # learning rate (DMT uses lr/10)
-    truncate: int = 8,              # truncated BPTT: cut the gradient every this many steps
-    device: str = 'cpu',            # cpu, cuda, cuda:N or auto
-    eval_every: int = 25,           # steps between held-out evaluations
-    dec_positions: int = 4,         # SMT: positions per sequence whose future the decoder predicts
-    out: str = 'compare_report.html',  # HTML report path (the numbers go beside it as .json)
-    quiet: bool = False,            # no progress bars
-):
-    "Train the same RNN by BPTT and by SMT→DMT, and the cuDNN GRU, under one wall-clock budget; print a table, write an HTML report."
-    res = compare(task=task, seq_len=_int_list(seq_len, 'seq-len'), budget=budget, seeds=_int_list(seeds, 'seeds'),
-                  baselines=[b.strip() for b in baselines.split(',') if b.strip()], curriculum=curriculum, rnn=rnn,
-                  dmt_frac=dmt_frac, batch_size=batch_size, d_model=d_model, K=k, hidden=hidden, lr=lr, truncate=truncate,
-                  device=device, eval_every=eval_every, dec_positions=dec_positions, out=out, progress=not quiet)
-    print(format_table(res))
-    print(f'report: {out}')
-    return 0

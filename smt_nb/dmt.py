@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .teacher import predictive_loss
 from .rnn import rollout
-from .smt import check_models
+from .rnn import check_models
 
 # %% auto #0
 __all__ = ['DMTConfig', 'readout_param_names', 'freeze_teacher', 'dmt_states', 'dmt_loss']

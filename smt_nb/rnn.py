@@ -9,9 +9,11 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 from .transformer import rms_norm, Transformer
+from .teacher import MemoryEncoder, FutureDecoder
 
 # %% auto #0
-__all__ = ['RNNS', 'RNN', 'TransformerRNN', 'MLPRNN', 'GRURNN', 'LSTMRNN', 'ElmanRNN', 'make_rnn', 'rollout']
+__all__ = ['RNNS', 'RNN', 'TransformerRNN', 'MLPRNN', 'GRURNN', 'LSTMRNN', 'ElmanRNN', 'make_rnn', 'rollout', 'build_models',
+           'check_models']
 
 # %% ../nbs/03_rnn.ipynb #c9441e4e
 class RNN(nn.Module):
@@ -168,3 +170,24 @@ def rollout(rnn: RNN, x: torch.Tensor, m0: torch.Tensor | None = None) -> torch.
         m = rnn.update(m, x[:, t], check=False)
         ms.append(m)
     return torch.stack(ms, 1) if ms else m.new_zeros(B, 0, rnn.K, rnn.d)
+
+# %% ../nbs/03_rnn.ipynb #ac00c040
+def build_models(vocab_size: int, d_model: int = 64, K: int = 2, n_heads: int = 4, enc_layers: int = 2,
+                 dec_layers: int = 2, rnn: str = 'mlp', window: int | None = None, causal: bool = True, **rnn_kw) -> nn.ModuleDict:
+    "Encoder, decoder and RNN with matching memories `[K, d_model]`; `rnn_kw` go to the backbone (e.g. `hidden=512`)."
+    if d_model % n_heads: raise ValueError(f'd_model={d_model} is not divisible by n_heads={n_heads}')
+    return nn.ModuleDict(dict(
+        encoder=MemoryEncoder(vocab_size, d_model, enc_layers, n_heads, K, window=window, causal=causal),
+        decoder=FutureDecoder(vocab_size, d_model, dec_layers, n_heads, K),
+        rnn=make_rnn(rnn, vocab_size, K, d_model, **rnn_kw)))
+
+def check_models(models: nn.ModuleDict, vocab_size: int | None = None):
+    "Raise a clear error if the encoder, decoder and RNN disagree on memory shape or vocabulary (or with `vocab_size`)."
+    enc, dec, rnn = models['encoder'], models['decoder'], models['rnn']
+    shapes = dict(encoder=(enc.K, enc.d_model), decoder=(dec.K, dec.d_model), rnn=(rnn.K, rnn.d))
+    if len(set(shapes.values())) > 1:
+        raise ValueError(f'memory shapes (K, d) differ between models: {shapes}; build them with the same K and d_model')
+    vocabs = dict(encoder=enc.vocab_size, decoder=dec.vocab_size, rnn=rnn.vocab_size)
+    if vocab_size is not None: vocabs['task'] = vocab_size
+    if len(set(vocabs.values())) > 1:
+        raise ValueError(f'vocabulary sizes differ: {vocabs}; build the models with the task\'s vocab_size')

@@ -6,19 +6,17 @@ Docs: https://smt-nb.github.io/smt_nb/smt.html.md"""
 
 # %% ../nbs/04_smt.ipynb #048e4479
 from __future__ import annotations
-import math, time
+import math
 from dataclasses import dataclass, asdict
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 from .teacher import MemoryEncoder, FutureDecoder, predictive_loss, uniformity_loss
-from .rnn import make_rnn, rollout
+from .rnn import make_rnn, rollout, build_models, check_models
 
 # %% auto #0
-__all__ = ['TIME_BOUNDED_WARMUP', 'SMTConfig', 'build_models', 'check_models', 'future_windows', 'decoder_positions',
-           'memory_spread', 'readout_accuracy', 'smt_all', 'smt_one', 'smt_loss', 'warmup_lr', 'default_warmup',
-           'clip_grad_per_model', 'fit', 'heldout_accuracy']
+__all__ = ['SMTConfig', 'future_windows', 'decoder_positions', 'memory_spread', 'readout_accuracy', 'smt_all', 'smt_one',
+           'smt_loss', 'heldout_accuracy']
 
 # %% ../nbs/04_smt.ipynb #7f99ea4a
 @dataclass
@@ -54,27 +52,6 @@ class SMTConfig:
         if self.Tc is not None and self.Tc > T:
             raise ValueError(f'SMTConfig.Tc={self.Tc} is longer than the sequence (seq_len={T}); use Tc <= seq_len or None')
         if self.mode == 'one' and T < 2: raise ValueError('one-position SMT needs seq_len >= 2 (a transition t -> t+1)')
-
-# %% ../nbs/04_smt.ipynb #ac00c040
-def build_models(vocab_size: int, d_model: int = 64, K: int = 2, n_heads: int = 4, enc_layers: int = 2,
-                 dec_layers: int = 2, rnn: str = 'mlp', window: int | None = None, causal: bool = True, **rnn_kw) -> nn.ModuleDict:
-    "Encoder, decoder and RNN with matching memories `[K, d_model]`; `rnn_kw` go to the backbone (e.g. `hidden=512`)."
-    if d_model % n_heads: raise ValueError(f'd_model={d_model} is not divisible by n_heads={n_heads}')
-    return nn.ModuleDict(dict(
-        encoder=MemoryEncoder(vocab_size, d_model, enc_layers, n_heads, K, window=window, causal=causal),
-        decoder=FutureDecoder(vocab_size, d_model, dec_layers, n_heads, K),
-        rnn=make_rnn(rnn, vocab_size, K, d_model, **rnn_kw)))
-
-def check_models(models: nn.ModuleDict, vocab_size: int | None = None):
-    "Raise a clear error if the encoder, decoder and RNN disagree on memory shape or vocabulary (or with `vocab_size`)."
-    enc, dec, rnn = models['encoder'], models['decoder'], models['rnn']
-    shapes = dict(encoder=(enc.K, enc.d_model), decoder=(dec.K, dec.d_model), rnn=(rnn.K, rnn.d))
-    if len(set(shapes.values())) > 1:
-        raise ValueError(f'memory shapes (K, d) differ between models: {shapes}; build them with the same K and d_model')
-    vocabs = dict(encoder=enc.vocab_size, decoder=dec.vocab_size, rnn=rnn.vocab_size)
-    if vocab_size is not None: vocabs['task'] = vocab_size
-    if len(set(vocabs.values())) > 1:
-        raise ValueError(f'vocabulary sizes differ: {vocabs}; build the models with the task\'s vocab_size')
 
 # %% ../nbs/04_smt.ipynb #35b8d160
 def future_windows(x: torch.Tensor, y: torch.Tensor, pos: torch.Tensor, Tf: int):
@@ -169,98 +146,6 @@ def smt_loss(models: nn.ModuleDict, batch: dict, cfg: SMTConfig) -> dict:
         raise ValueError(f'SMTConfig.Tc={cfg.Tc} but the encoder was built with window={enc.window}: '
                          f'all-position labels use the encoder\'s window; build it with window=Tc')
     return smt_all(models, batch, cfg) if cfg.mode == 'all' else smt_one(models, batch, cfg)
-
-# %% ../nbs/04_smt.ipynb #2474e1b3
-def warmup_lr(step: int, base_lr: float, warmup_steps: int, total_steps: int | None = None,
-              schedule: str = 'constant', min_lr: float = 0.0) -> float:
-    "Learning rate at `step` (0-based): linear warm-up over `warmup_steps`, then constant or cosine decay to `min_lr`."
-    if schedule not in ('constant', 'cosine'): raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-    if step < warmup_steps: return base_lr * (step + 1) / warmup_steps
-    if schedule == 'constant': return base_lr
-    if total_steps is None: raise ValueError('the cosine schedule needs total_steps')
-    frac = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * frac))
-
-TIME_BOUNDED_WARMUP = 20   # warm-up steps of a run bounded by seconds, not steps: a few seconds at most
-
-def default_warmup(steps: int | None, warmup: int | None = None) -> int:
-    "Warm-up steps of a run: `warmup` if given (checked against `steps`); else 1% of `steps` capped at 100, or `TIME_BOUNDED_WARMUP` for a run bounded by time (`steps=None`)."
-    if warmup is not None:
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-            raise ValueError(f'warmup must be an int >= 0 (steps), got {warmup!r}')
-        if steps is not None and steps > 1 and warmup >= steps:
-            raise ValueError(f'warmup ({warmup}) must be shorter than the run (steps={steps}): '
-                             f'the learning rate would never reach its configured value')
-        return warmup
-    if steps is None: return TIME_BOUNDED_WARMUP
-    return max(1, min(steps // 100, 100))
-
-def clip_grad_per_model(models: nn.ModuleDict, max_norm: float) -> dict:
-    "Clip each sub-model's gradient norm to `max_norm` separately; returns the norms before clipping."
-    norms = {}
-    for name, m in models.items():
-        ps = [p for p in m.parameters() if p.grad is not None]
-        if ps: norms[name] = float(torch.nn.utils.clip_grad_norm_(ps, max_norm))
-    return norms
-
-# %% ../nbs/04_smt.ipynb #936d831b
-def fit(models: nn.ModuleDict, loss_fn, cfg, task, steps: int | None, batch_size: int, seq_len: int, lr: float = 1e-3,
-        warmup: int | None = None, clip: float = 1.0, seed: int = 0, device='cpu', eval_fn=None,
-        eval_every: int | None = None, progress: bool = True, max_seconds: float | None = None, desc: str | None = None) -> list:
-    """Train `models` on `loss_fn(models, batch, cfg)` with batches of `task`; returns one dict of metrics per step.
-
-    Stops after `steps` optimiser steps or `max_seconds` training seconds, whichever comes first (`steps=None`: time
-    only). `time` in each record counts training seconds only (evaluation excluded). `warmup`: see `default_warmup`."""
-    if steps is None and max_seconds is None: raise ValueError('fit needs steps, max_seconds or both: a run must end')
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ValueError(f'steps must be an int >= 1 or None (bounded by max_seconds), got {steps!r}')
-    if max_seconds is not None and not max_seconds > 0: raise ValueError(f'max_seconds must be > 0, got {max_seconds!r}')
-    if getattr(task, 'vocab_size', None) is not None and 'encoder' in models:
-        check_models(models, task.vocab_size)
-    warmup = default_warmup(steps, warmup)
-    models.to(device).train()
-    params = [p for p in models.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
-    history, train_time = [], 0.0
-    by_time = steps is None       # the bar counts what ends the run: seconds of the budget, or steps
-    f = '.0f' if by_time and max_seconds >= 10 else '.1f'
-    bar = tqdm(total=float(max_seconds) if by_time else steps, unit='s' if by_time else 'step', desc=desc,
-               disable=not progress, mininterval=1.0, bar_format=None if not by_time else
-               '{l_bar}{bar}| {n:%s}/{total:%s} s [{elapsed}<{remaining}{postfix}]' % (f, f))
-    step = 0
-    while steps is None or step < steps:
-        t0 = time.time()
-        step_seed = seed * 1_000_003 + step      # the batch and the objective's own sampling depend on (seed, step) only
-        torch.manual_seed(step_seed)
-        g = torch.Generator().manual_seed(step_seed)
-        batch = task.sample(batch_size, seq_len, g, device)
-        for group in opt.param_groups: group['lr'] = warmup_lr(step, lr, warmup)
-        out = loss_fn(models, batch, cfg)
-        loss = out['loss']
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f'loss is {loss.item()} at step {step}: training stopped; '
-                                     f'lower the learning rate or check the data')
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norms = clip_grad_per_model(models, clip)
-        opt.step()
-        rec = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in out.items()}
-        dt = time.time() - t0
-        train_time += dt
-        rec.update(step=step, lr=opt.param_groups[0]['lr'], time=train_time,
-                   **{f'gnorm_{k}': v for k, v in norms.items()})
-        out_of_time = max_seconds is not None and train_time >= max_seconds
-        last = out_of_time or step + 1 == steps
-        if eval_fn is not None and eval_every and ((step + 1) % eval_every == 0 or last):
-            models.eval(); rec.update(eval_fn(models)); models.train()
-        history.append(rec)
-        bar.update(min(dt, bar.total - bar.n) if by_time else 1)
-        bar.set_postfix(step=step + 1, loss=f"{rec['loss']:.3f}", refresh=False)
-        step += 1
-        if out_of_time: break
-    if by_time: bar.update(bar.total - bar.n)     # the budget is spent: a full bar
-    bar.close()
-    return history
 
 # %% ../nbs/04_smt.ipynb #2e325c46
 @torch.no_grad()

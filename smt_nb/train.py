@@ -1,4 +1,4 @@
-"""One training loop for every method: AdamW with warm-up, per-model gradient clipping, bf16 on GPUs, per-step seeded batches, pickle-free atomic checkpoints with exact resume, multi-GPU through DDP, and the `smt-nb` command line.
+"""`smt-nb train`: the loop of `03a_learner` with a run config, a method registry, held-out evaluation, checkpoints
 
 Docs: https://smt-nb.github.io/smt_nb/train.html.md"""
 
@@ -6,32 +6,29 @@ Docs: https://smt-nb.github.io/smt_nb/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #18203af5
 from __future__ import annotations
-import dataclasses, hashlib, inspect, json, math, os, shutil, sys, time
+import dataclasses, inspect, json, math, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 import torch
 import torch.nn as nn
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
-from safetensors import SafetensorError
-from safetensors.torch import save_model, load_model
-from fastcore.script import call_parse
 from . import data as _data
 from .data import TASKS, STREAMS, get_task
-from .rnn import rollout
-from .smt import SMTConfig, build_models, smt_loss, warmup_lr, default_warmup, clip_grad_per_model
+from .rnn import rollout, build_models
+from .learner import (Learner, ScheduleCB, ClipCB, NonFiniteCB, MetricsCB, EvalCB, ProgressCB, MixedPrecisionCB,
+                            CompileCB, DDPCB, seeded_batches, sample_batch, step_seed, default_warmup, check_device,
+                            resolve_device, _scalars)
+from .checkpoint import (JSONLogCB, CheckpointCB, resume_from, prepare_run_dir, atomic_write_text, find_checkpoint,
+                               verify_checkpoint, load_checkpoint)
+from .smt import SMTConfig, smt_loss
 from .bptt import BPTTConfig, bptt_loss
 from .dmt import DMTConfig, dmt_loss, freeze_teacher
 
 # %% auto #0
-__all__ = ['SIZE_KNOBS', 'METHODS', 'RUNTIME_KEYS', 'CKPT_FORMAT', 'RUN_FILES', 'MODEL_FLAGS', 'LOSS_FLAGS', 'Method',
-           'register_method', 'build_dmt_models', 'task_factory', 'check_device', 'TrainConfig', 'config_diff',
-           'step_seed', 'step_generator', 'sample_batch', 'atomic_write_text', 'save_checkpoint', 'find_checkpoint',
-           'verify_checkpoint', 'load_checkpoint', 'load_trained', 'Objective', 'DistEnv', 'resolve_device',
-           'init_distributed', 'make_eval_task', 'rnn_metrics', 'make_eval_fn', 'read_metrics', 'check_writable',
-           'prepare_run_dir', 'TrainResult', 'train', 'parse_kv', 'train_cmd']
+__all__ = ['SIZE_KNOBS', 'METHODS', 'Method', 'register_method', 'build_dmt_models', 'task_factory', 'TrainConfig',
+           'load_trained', 'DistEnv', 'init_distributed', 'make_eval_task', 'rnn_metrics', 'make_eval_fn',
+           'TrainResult', 'train']
 
 # %% ../nbs/08_train.ipynb #9d0d1345
 SIZE_KNOBS = ('d_model', 'K', 'n_heads', 'hidden', 'd_emb', 'window')   # model knobs that are sizes: an int >= 1 (or None)
@@ -97,9 +94,6 @@ register_method(Method('dmt', build_dmt_models, dmt_loss, DMTConfig, doc='DAgger
                        needs_init=True))
 
 # %% ../nbs/08_train.ipynb #4dd89f62
-RUNTIME_KEYS = ('steps', 'device', 'amp', 'compile', 'log_every', 'eval_every', 'eval_batches', 'ckpt_every',
-                'keep_best', 'best_metric')
-
 def _check_int(name, v, lo):
     if isinstance(v, bool) or not isinstance(v, int) or v < lo:
         raise ValueError(f'{name} must be an int >= {lo}, got {v!r}')
@@ -122,15 +116,6 @@ def task_factory(name: str) -> tuple[str, Callable]:
     if key in TASKS: return key, TASKS[key]
     if key in STREAMS: return key, STREAMS[key]
     raise ValueError(f'unknown task {name!r}; valid tasks: {", ".join(sorted(TASKS) + sorted(STREAMS))}')
-
-def check_device(device: str) -> str:
-    "Validate a device string: 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps' (availability is checked when a run starts)."
-    if device == 'auto': return device
-    try: d = torch.device(device)
-    except (RuntimeError, TypeError): d = None
-    if d is None or d.type not in ('cpu', 'cuda', 'mps'):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}")
-    return device
 
 # %% ../nbs/08_train.ipynb #074e5584
 @dataclass
@@ -241,168 +226,6 @@ class TrainConfig:
         "A copy with some fields changed (validated again)."
         return dataclasses.replace(self, **kw)
 
-# %% ../nbs/08_train.ipynb #bd0c890c
-def config_diff(a: dict, b: dict, ignore=RUNTIME_KEYS, names=('a', 'b')) -> list[str]:
-    "The keys where config dicts `a` and `b` differ, outside `ignore`, each as 'key: <a value> (a) != <b value> (b)'."
-    norm = lambda d: json.loads(json.dumps(d))
-    a, b = norm(a), norm(b)
-    return [f'{k}: {a.get(k, "<missing>")!r} ({names[0]}) != {b.get(k, "<missing>")!r} ({names[1]})'
-            for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k, '<missing>') != b.get(k, '<missing>')]
-
-# %% ../nbs/08_train.ipynb #3a400ee4
-def step_seed(seed: int, step: int, rank: int = 0, stream: str = 'train') -> int:
-    "A 63-bit seed that is a hash of `(stream, seed, rank, step)`."
-    h = hashlib.blake2b(f'{stream}/{seed}/{rank}/{step}'.encode(), digest_size=8).digest()
-    return int.from_bytes(h, 'little') >> 1
-
-def step_generator(seed: int, step: int, rank: int = 0, stream: str = 'train') -> torch.Generator:
-    "A CPU `torch.Generator` seeded with `step_seed(seed, step, rank, stream)`."
-    g = torch.Generator()
-    g.manual_seed(step_seed(seed, step, rank, stream))
-    return g
-
-def sample_batch(task, batch_size: int, seq_len: int, seed: int, step: int, rank: int = 0, stream: str = 'train',
-                 device='cpu') -> dict:
-    "The batch of `step`: `task.sample` with a generator seeded from `(seed, step, rank, stream)`, moved to `device`."
-    b = task.sample(batch_size, seq_len, generator=step_generator(seed, step, rank, stream), device=device)
-    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in b.items()}
-
-# %% ../nbs/08_train.ipynb #b0513998
-CKPT_FORMAT = 'smt_nb-checkpoint-2'   # 2: state.json carries a SHA-256 of its own fields
-
-def _fsync_path(path):
-    "Flush a file or directory to disk (directories: best effort; not possible on every OS)."
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try: os.fsync(fd)
-        finally: os.close(fd)
-    except OSError: pass
-
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
-    return h.hexdigest()
-
-def _state_sha256(state: dict) -> str:
-    "SHA-256 of the canonical JSON of a checkpoint's state, without its `state_sha256` field."
-    body = {k: v for k, v in state.items() if k != 'state_sha256'}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(',', ':')).encode()).hexdigest()
-
-def _write_json(path, obj):
-    with open(path, 'w') as f:
-        json.dump(obj, f, indent=1)
-        f.write('\n'); f.flush(); os.fsync(f.fileno())
-
-def atomic_write_text(path, text: str):
-    "Write `text` to `path` via a temporary file, fsync and rename: readers see the old or the new file, never a torn one."
-    path = Path(path); tmp = path.with_name(f'.{path.name}.tmp')
-    with open(tmp, 'w') as f:
-        f.write(text); f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_path(path.parent)
-
-# %% ../nbs/08_train.ipynb #1874227f
-def save_checkpoint(path, models: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    config: dict | None = None, state: dict | None = None) -> Path:
-    "Write a checkpoint directory atomically: weights (safetensors), optimiser state, `config.json`, `state.json` (with a checksum of itself)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp, old = path.with_name(f'.{path.name}.tmp'), path.with_name(f'.{path.name}.old')
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
-        save_model(models, str(tmp/'model.safetensors'), metadata={'format': 'pt', 'step': str((state or {}).get('step', ''))})
-        if optimizer is not None: torch.save(optimizer.state_dict(), tmp/'optimizer.pt')
-        _write_json(tmp/'config.json', config or {})
-        files = {f.name: dict(bytes=f.stat().st_size, sha256=_sha256(f)) for f in sorted(tmp.iterdir())}
-        st = {k: v for k, v in (state or {}).items() if k != 'state_sha256'}
-        st.update(format=CKPT_FORMAT, files=files)
-        _write_json(tmp/'state.json', {**st, 'state_sha256': _state_sha256(st)})
-        for f in tmp.iterdir(): _fsync_path(f)
-        _fsync_path(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if path.exists():
-        if old.exists(): shutil.rmtree(old)
-        os.replace(path, old)           # from here until the next rename, `.<name>.old` is the complete checkpoint
-    os.replace(tmp, path)
-    _fsync_path(path.parent)
-    if old.exists(): shutil.rmtree(old)
-    return path
-
-def find_checkpoint(path) -> Path | None:
-    "The checkpoint directory at `path`, recovering it from `.<name>.old` if a save was killed between its two renames."
-    path = Path(path); old = path.with_name(f'.{path.name}.old')
-    if (path/'state.json').exists():
-        if old.exists(): shutil.rmtree(old, ignore_errors=True)   # killed after the second rename: `path` is the new one
-        return path
-    if not path.exists() and (old/'state.json').exists():
-        try: os.replace(old, path)
-        except FileNotFoundError: pass       # another process (rank) recovered it first
-        return path if (path/'state.json').exists() else None
-    return None
-
-# %% ../nbs/08_train.ipynb #7cdd0690
-def _read_json(path, what):
-    try: return json.loads(Path(path).read_text())
-    except FileNotFoundError: raise FileNotFoundError(f'{what}: {path} is missing') from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f'{what}: {path} is corrupt or truncated ({e})') from None
-
-def verify_checkpoint(path, config: dict | None = None) -> dict:
-    "Check a checkpoint without loading any tensor: `state.json` against its own checksum, every file against its size and hash, the config against `config` if given; returns `{'config', 'state'}`."
-    path = Path(path)
-    if not (path/'state.json').exists():
-        raise FileNotFoundError(f'no checkpoint at {path} (expected {path}/state.json); '
-                                f'pass a checkpoint directory such as <run>/last or <run>/best')
-    what = f'checkpoint {path}'
-    state = _read_json(path/'state.json', what)
-    if not isinstance(state, dict) or not isinstance(state.get('format'), str) or not state['format'].startswith('smt_nb-checkpoint-'):
-        raise ValueError(f'{what}: {path/"state.json"} is not a {CKPT_FORMAT} state file')
-    if state['format'] != CKPT_FORMAT:
-        raise ValueError(f'{what} has format {state["format"]!r}, this smt_nb reads {CKPT_FORMAT!r} (whose state.json '
-                         f'carries a checksum); it cannot be verified: start a new run')
-    if state.get('state_sha256') != _state_sha256(state):
-        raise ValueError(f'{what}: {path/"state.json"} does not match its checksum: it was edited or is corrupt, so its '
-                         f'step, best score and file list cannot be trusted; use another checkpoint (e.g. best/) or start '
-                         f'a new run')
-    files = state.get('files')
-    if not isinstance(files, dict) or not all(isinstance(i, dict) and {'bytes', 'sha256'} <= set(i) for i in files.values()):
-        raise ValueError(f'{what}: {path/"state.json"} has no valid file list')
-    for name, info in files.items():
-        f = path/name
-        if not f.exists(): raise ValueError(f'{what}: {f} is missing; the checkpoint is incomplete')
-        if f.stat().st_size != info['bytes'] or _sha256(f) != info['sha256']:
-            raise ValueError(f'{what}: {f} is corrupt or truncated ({f.stat().st_size} bytes, expected {info["bytes"]}, '
-                             f'or its SHA-256 differs); use another checkpoint (e.g. best/) or start a new run')
-    cfg = _read_json(path/'config.json', what)
-    if not isinstance(cfg, dict): raise ValueError(f'{what}: {path/"config.json"} is not a config (a JSON object)')
-    if config is not None:
-        diff = config_diff(cfg, config, names=('checkpoint', 'now'))
-        if diff: raise ValueError(f'{what} was written by a different config; keys that differ:\n  ' + '\n  '.join(diff))
-    return dict(config=cfg, state=state)
-
-def load_checkpoint(path, models: nn.Module | None = None, optimizer: torch.optim.Optimizer | None = None,
-                    config: dict | None = None, strict: bool = True) -> dict:
-    "Verify a checkpoint (`verify_checkpoint`) and load it into `models` / `optimizer`; returns `{'config', 'state'}`."
-    path = Path(path)
-    info = verify_checkpoint(path, config)
-    what = f'checkpoint {path}'
-    if models is not None:
-        try: missing, unexpected = load_model(models, str(path/'model.safetensors'), strict=False)
-        except (SafetensorError, RuntimeError, OSError) as e:
-            raise ValueError(f'{what}: cannot load {path/"model.safetensors"} into the models: {e}') from None
-        if strict and (missing or unexpected):
-            raise ValueError(f'{what}: {path/"model.safetensors"} does not match the models: missing {sorted(missing)}, '
-                             f'unexpected {sorted(unexpected)}')
-    if optimizer is not None:
-        f = path/'optimizer.pt'
-        if not f.exists(): raise FileNotFoundError(f'{what}: {f} is missing (a weights-only checkpoint cannot resume training)')
-        try: optimizer.load_state_dict(torch.load(f, map_location='cpu', weights_only=True))
-        except Exception as e: raise ValueError(f'{what}: cannot load {f}: {e}') from None
-    return info
-
 # %% ../nbs/08_train.ipynb #d667ef0b
 def load_trained(path, device='cpu', which: str = 'last') -> tuple[nn.ModuleDict, TrainConfig]:
     "Rebuild and load the models of a run directory (its `which` checkpoint: 'last' or 'best') or of a checkpoint directory."
@@ -418,19 +241,6 @@ def load_trained(path, device='cpu', which: str = 'last') -> tuple[nn.ModuleDict
     return models.to(device).eval(), cfg
 
 # %% ../nbs/08_train.ipynb #9fa61f59
-class Objective(nn.Module):
-    "An objective as a module: holds `models`; `forward(batch)` returns `loss_fn(models, batch, cfg)` (what DDP wraps)."
-    def __init__(self, models: nn.ModuleDict, loss_fn: Callable, cfg):
-        super().__init__()
-        self.models, self.loss_fn, self.cfg = models, loss_fn, cfg
-
-    def forward(self, batch: dict) -> dict:
-        out = self.loss_fn(self.models, batch, self.cfg)
-        if not isinstance(out, dict) or 'loss' not in out:
-            raise TypeError(f'{getattr(self.loss_fn, "__name__", self.loss_fn)} must return a dict with a "loss" entry, '
-                            f'got {type(out).__name__}')
-        return out
-
 @dataclass
 class DistEnv:
     "Where this process runs: its rank among `world_size` processes, its GPU index on this node, its device."
@@ -442,21 +252,6 @@ class DistEnv:
 
     @property
     def is_main(self) -> bool: return self.rank == 0
-
-def resolve_device(device: str = 'auto', local_rank: int = 0) -> torch.device:
-    "Turn a device string into a `torch.device`; 'auto' picks CUDA when available; 'cuda' means GPU `local_rank`."
-    device = check_device(device)
-    if device == 'auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    d = torch.device(device)
-    if d.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise ValueError(f'device {device!r} requested but CUDA is not available here; use --device cpu (or auto)')
-        if d.index is None: d = torch.device('cuda', local_rank)
-        if d.index >= torch.cuda.device_count():
-            raise ValueError(f'device {d} requested but only {torch.cuda.device_count()} GPU(s) are visible')
-    if d.type == 'mps' and not torch.backends.mps.is_available():
-        raise ValueError(f'device {device!r} requested but MPS is not available here; use --device cpu')
-    return d
 
 def init_distributed(device: str = 'auto') -> DistEnv:
     "Read RANK / WORLD_SIZE / LOCAL_RANK (set by torchrun); if WORLD_SIZE > 1 join the process group (nccl on CUDA, gloo on CPU)."
@@ -474,8 +269,6 @@ def init_distributed(device: str = 'auto') -> DistEnv:
     return DistEnv(rank, world, local, dev, owns)
 
 # %% ../nbs/08_train.ipynb #732d7e02
-RUN_FILES = ('config.json', 'metrics.jsonl', 'last', 'best', '.last.old')
-
 def make_eval_task(cfg: TrainConfig):
     "The held-out task: the task's test split when its constructor takes `split`, else the task itself (held-out seeds)."
     try: params = inspect.signature(task_factory(cfg.task)[1]).parameters
@@ -487,14 +280,6 @@ def make_eval_task(cfg: TrainConfig):
 def _autocast(cfg: TrainConfig, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == 'cuda')
 
-def _scalars(d: dict, prefix: str = '') -> dict:
-    "The scalar entries of a metrics dict (floats, ints, 0-d or 1-element tensors), detached."
-    out = {}
-    for k, v in d.items():
-        if torch.is_tensor(v) and v.numel() == 1: out[prefix + k] = v.detach().float().reshape(())
-        elif isinstance(v, (int, float)) and not isinstance(v, bool): out[prefix + k] = float(v)
-    return out
-
 @torch.no_grad()
 def rnn_metrics(models: nn.ModuleDict, batch: dict) -> dict:
     "The RNN alone: roll it out from the empty memory over `batch['x']`, read out with `decoder.readout`; `rnn_loss`, `rnn_acc` on targets."
@@ -505,8 +290,8 @@ def rnn_metrics(models: nn.ModuleDict, batch: dict) -> dict:
     lg, yk = logits[keep], y[keep]
     return dict(rnn_loss=nn.functional.cross_entropy(lg, yk), rnn_acc=(lg.argmax(-1) == yk).float().mean())
 
-def make_eval_fn(cfg: TrainConfig, device='cpu', task=None) -> Callable[[nn.ModuleDict, int], dict]:
-    "The default held-out evaluation `eval_fn(models, step) -> {'eval_<metric>': float}` (see above)."
+def make_eval_fn(cfg: TrainConfig, device='cpu', task=None) -> Callable[[nn.ModuleDict], dict]:
+    "The default held-out evaluation `eval_fn(models) -> {'eval_<metric>': float}` (see above)."
     method, loss_cfg = cfg.method_obj, cfg.method_obj.make_loss_cfg(**cfg.loss_kw)
     task = make_eval_task(cfg) if task is None else task
     device = torch.device(device)
@@ -514,7 +299,7 @@ def make_eval_fn(cfg: TrainConfig, device='cpu', task=None) -> Callable[[nn.Modu
                for i in range(cfg.eval_batches)]
 
     @torch.no_grad()
-    def eval_fn(models: nn.ModuleDict, step: int) -> dict:
+    def eval_fn(models: nn.ModuleDict) -> dict:
         was_training = models.training; models.eval()
         sums = {}
         try:
@@ -529,105 +314,16 @@ def make_eval_fn(cfg: TrainConfig, device='cpu', task=None) -> Callable[[nn.Modu
         return {f'eval_{k}': float(v) / len(batches) for k, v in sums.items()}
     return eval_fn
 
-# %% ../nbs/08_train.ipynb #c6cc1681
-def read_metrics(path) -> list[dict]:
-    "The records of a `metrics.jsonl` file (or of the run directory holding it)."
-    path = Path(path)
-    if path.is_dir(): path = path/'metrics.jsonl'
-    lines = [l for l in path.read_text().splitlines() if l.strip()]
-    out = []
-    for i, l in enumerate(lines):
-        try: out.append(json.loads(l))
-        except json.JSONDecodeError:
-            if i < len(lines) - 1: raise ValueError(f'{path}: line {i + 1} is not JSON') from None   # else: torn by a kill
-    return out
-
-def _keep_metrics_upto(path: Path, step: int):
-    "Drop the lines of `metrics.jsonl` logged after `step` (they are redone by the resumed run); all of them if `step` is 0."
-    if not path.exists(): return
-    lines = [l for l in path.read_text().splitlines() if l.strip()]
-    keep = []
-    for l in lines:
-        try: rec = json.loads(l)
-        except json.JSONDecodeError: continue     # a line torn by a kill
-        if step > 0 and rec.get('step', 0) <= step: keep.append(l)
-    if len(keep) != len(lines): atomic_write_text(path, ''.join(l + '\n' for l in keep))
-
-def check_writable(out) -> Path:
-    "Fail now, not after the first training steps, if the run directory `out` cannot be created or written."
-    out = Path(out)
-    if out.exists() and not out.is_dir(): raise FileExistsError(f'{out} exists and is not a directory')
-    base = out
-    while not base.exists() and base != base.parent: base = base.parent     # the nearest existing ancestor
-    if not base.is_dir():
-        raise NotADirectoryError(f'cannot create the run directory {out}: {base} is a file, not a directory')
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise PermissionError(f'cannot write the run directory {out}: {base} is not writable (permission denied)')
-    for n in ('config.json', 'metrics.jsonl', 'last', 'best'):
-        if (out/n).exists() and not os.access(out/n, os.W_OK | (os.X_OK if (out/n).is_dir() else 0)):
-            raise PermissionError(f'cannot write the run directory {out}: {out/n} is read-only (permission denied)')
-    return out
-
-def _describe_run(out: Path, found: list) -> str:
-    "What a run directory holds, for error messages: 'config.json, metrics.jsonl (12 records, up to step 40), best/ (step 40)'."
-    parts = []
-    for n in found:
-        s = n
-        try:
-            if n == 'metrics.jsonl':
-                recs = read_metrics(out/n)
-                s += f' ({len(recs)} records' + (f', up to step {max(r.get("step", 0) for r in recs)})' if recs else ')')
-            elif n in ('best', 'last'): s += f'/ (step {_read_json(out/n/"state.json", n)["step"]})'
-        except Exception:
-            s += '/' if (out/n).is_dir() else ''
-        parts.append(s)
-    return ', '.join(parts)
-
-def prepare_run_dir(out, cfg: TrainConfig, resume: bool = False) -> Path | None:
-    "Check the run directory `out` (read-only): writable, no run there unless `resume`, the same config, a checkpoint to resume from; return that checkpoint (or None)."
-    out = check_writable(out)
-    found = [n for n in RUN_FILES if (out/n).exists()]
-    if not found: return None
-    if not resume:
-        raise FileExistsError(f'{out} already holds a run ({", ".join(found)}); pass resume=True (--resume) to continue '
-                              f'it, or choose another output directory. Nothing was overwritten.')
-    if (out/'config.json').exists():
-        old = _read_json(out/'config.json', f'run {out}')
-        diff = config_diff(old, cfg.to_dict(), names=('saved run', 'now'))
-        if diff: raise ValueError(f'{out} holds a run with a different config; keys that differ:\n  ' + '\n  '.join(diff)
-                                  + f'\nUse the same settings to resume, or another output directory.')
-    ck = find_checkpoint(out/'last')
-    if ck is None and ((out/'best').exists() or (out/'last').exists() or
-                       ((out/'metrics.jsonl').exists() and read_metrics(out/'metrics.jsonl'))):
-        why = f'{out/"last"} is missing' if not (out/'last').exists() else f'{out/"last"/"state.json"} is missing'
-        raise FileNotFoundError(
-            f'cannot resume {out}: it holds a run ({_describe_run(out, found)}) but no checkpoint to continue from ({why}). '
-            f'Restarting would truncate metrics.jsonl and overwrite best/, so nothing was touched. To start over, choose '
-            f'another --out or delete {out}.' + (f' The best model so far is in {out/"best"} (load_trained(..., which="best")).'
-                                               if (out/'best').exists() else ''))
-    return ck
-
-# %% ../nbs/08_train.ipynb #201e52f4
+# %% ../nbs/08_train.ipynb #75ffdff1
 @dataclass
 class TrainResult:
-    "What `train` returns: the trained models, the config, the step reached, this process's metric records, the run directory."
+    "What `train` returns: the trained models, the config, the step reached, this process's records, the run directory."
     models: nn.ModuleDict
     cfg: TrainConfig
     step: int
     history: list
     out: Path | None = None
 
-def _reduce_mean(sums: dict, count: int, env: DistEnv) -> dict:
-    "Average accumulated metrics over steps and (under DDP) over ranks; returns floats."
-    keys = sorted(sums)
-    if not keys: return {}
-    dtype = torch.float32 if env.device.type == 'mps' else torch.float64
-    v = torch.stack([torch.as_tensor(sums[k], dtype=dtype).to(env.device) for k in keys]) / count
-    if env.world_size > 1:
-        dist.all_reduce(v, op=dist.ReduceOp.SUM); v = v / env.world_size
-    return dict(zip(keys, v.tolist()))
-
-# %% ../nbs/08_train.ipynb #9d3cdd2f
 def train(cfg: TrainConfig | dict, out=None, resume: bool = False, eval_fn: Callable | None = None,
           progress: bool = True, stop_at: int | None = None) -> TrainResult:
     "Train `cfg.method` on `cfg.task`; checkpoints and `metrics.jsonl` in `out` (None: keep nothing on disk). `stop_at`: stop early at that step (resumable)."
@@ -646,248 +342,50 @@ def train(cfg: TrainConfig | dict, out=None, resume: bool = False, eval_fn: Call
     finally:
         if env.owns_group: dist.destroy_process_group()
 
-def _nonfinite(models: nn.Module) -> list[str]:
-    "Names of the parameters holding a NaN or an infinity (one device sync)."
-    named = list(models.named_parameters())
-    if not named: return []
-    ok = torch.stack([torch.isfinite(p.detach()).all() for _, p in named]).tolist()
-    return [n for (n, _), good in zip(named, ok) if not good]
-
 def _train(cfg, env, out, resume, eval_fn, progress, stop):
-    method = cfg.method_obj
-    task = get_task(cfg.task, **cfg.task_kw)
+    method, task = cfg.method_obj, get_task(cfg.task, **cfg.task_kw)
     if cfg.seq_len < getattr(task, 'min_seq_len', 1):
         raise ValueError(f'seq_len {cfg.seq_len} is too short for task {cfg.task!r} (min_seq_len {task.min_seq_len})')
-    loss_cfg = method.make_loss_cfg(**cfg.loss_kw)
-    ckpt = prepare_run_dir(out, cfg, resume) if out is not None else None
-
+    ckpt = prepare_run_dir(out, cfg.to_dict(), resume) if out is not None else None
     torch.manual_seed(cfg.seed)
     models = method.make_models(task.vocab_size, **cfg.model_kw).to(env.device)
-    params = [p for p in models.parameters() if p.requires_grad]
-    fused = env.device.type == 'cuda'
-    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=fused)
+    learn = Learner(models, method.loss_fn, method.make_loss_cfg(**cfg.loss_kw),
+                    seeded_batches(task, cfg.batch_size, cfg.seq_len, cfg.seed, env.rank, env.device), lr=cfg.lr,
+                    seed=cfg.seed, rank=env.rank, weight_decay=cfg.weight_decay, betas=cfg.betas,
+                    fused=env.device.type == 'cuda')
     state = {}
-    if ckpt is not None:                           # everything is verified and loaded before anything is written
-        state = load_checkpoint(ckpt, models, opt, config=cfg.to_dict())['state']
-        bad = _nonfinite(models)
-        if bad: raise ValueError(f'checkpoint {ckpt} holds non-finite weights ({len(bad)} tensors, e.g. {bad[0]}): it '
-                                 f'cannot be resumed; start a new run (another --out) with a lower lr')
+    if ckpt is not None: state = resume_from(learn, ckpt, cfg.to_dict())   # verified and loaded before anything is written
     elif cfg.init_from:
         src = Path(cfg.init_from)
-        src = src if (src/'state.json').exists() else (find_checkpoint(src/'last') or src)
-        load_checkpoint(src, models, strict=False)
-    start = state.get('step', 0)
-    if start > stop: raise ValueError(f'{ckpt} is at step {start}, beyond stop_at={stop}')
+        load_checkpoint(src if (src/'state.json').exists() else (find_checkpoint(src/'last') or src), models, strict=False)
+    if learn.step > stop: raise ValueError(f'{ckpt} is at step {learn.step}, beyond stop_at={stop}')
     if env.world_size > 1: dist.barrier()          # every rank has read the old checkpoint before rank 0 writes
 
-    writer, log_file, history = out is not None and env.is_main, None, []
     def open_run_dir():
-        "Write the run directory on first use, so that a run failing at its first step leaves nothing behind."
-        nonlocal log_file
-        if writer and log_file is None:
+        "Create the run directory at its first write, so that a run failing at its first step leaves nothing behind."
+        if not (out/'config.json').exists() or json.loads((out/'config.json').read_text()) != cfg.to_dict():
             out.mkdir(parents=True, exist_ok=True)
             atomic_write_text(out/'config.json', json.dumps(cfg.to_dict(), indent=1) + '\n')
-            _keep_metrics_upto(out/'metrics.jsonl', start)
-            log_file = open(out/'metrics.jsonl', 'a')
-    def record(rec):
-        history.append(rec)
-        if writer:
-            open_run_dir()
-            log_file.write(json.dumps(rec) + '\n'); log_file.flush()
-
-    net = Objective(models, method.loss_fn, loss_cfg)
-    if env.world_size > 1:
-        net = DistributedDataParallel(net, device_ids=[env.device.index] if env.device.type == 'cuda' else None,
-                                      find_unused_parameters=True)
-    if cfg.compile: net = torch.compile(net)
-    if eval_fn is None and env.is_main: eval_fn = make_eval_fn(cfg, env.device)
-    best = state.get('best')
-    elapsed0, t0 = state.get('elapsed', 0.), time.perf_counter()
-    last_train, last_eval = state.get('train', {}), state.get('eval', {})
-
-    def ckpt_state(n):
-        return dict(step=n, vocab_size=task.vocab_size, world_size=env.world_size, best=best,
-                    elapsed=elapsed0 + time.perf_counter() - t0, train=last_train, eval=last_eval,
-                    torch=torch.__version__)
-
     def last_good() -> str:
         "The checkpoint to go back to: last/, verified now (its weights were checked finite before it was written)."
         if out is None: return 'none (no run directory)'
         try: return f'{out/"last"} (step {verify_checkpoint(out/"last")["state"]["step"]})'
         except (FileNotFoundError, ValueError): return 'none'
 
-    def check_weights(n):
-        "Stop before anything is logged, evaluated or saved if the optimiser step left non-finite weights."
-        bad = _nonfinite(models)
-        if bad: raise FloatingPointError(
-            f'the weights are non-finite after step {n} ({len(bad)} of {len(list(models.parameters()))} tensors, e.g. '
-            f'{", ".join(bad[:3])}); they were not saved. Last good checkpoint: {last_good()}. '
-            f'Try a lower lr or a longer warmup.')
-
-    def evaluate(n):
-        nonlocal best, last_eval
-        ev = {k: float(v) for k, v in eval_fn(models, n).items()}
-        last_eval = ev
-        record(dict(step=n, **ev))
-        score = ev.get(cfg.best_metric)
-        if cfg.keep_best and out is not None and score is not None and math.isfinite(score) and (best is None or score < best['value']):
-            best = dict(metric=cfg.best_metric, value=score, step=n)
-            open_run_dir()
-            save_checkpoint(out/'best', models, None, cfg.to_dict(), ckpt_state(n))
-        return ev
-
-    pbar = tqdm(total=cfg.steps, initial=start, disable=not (progress and env.is_main), desc=f'{cfg.method} {cfg.task}',
-                dynamic_ncols=True)
-    try:
-        if start == 0 and env.is_main and cfg.eval_every: evaluate(0)
-        models.train()
-        sums, count = {}, 0
-        for step in range(start, stop):
-            lr = warmup_lr(step, cfg.lr, default_warmup(cfg.steps, cfg.warmup), total_steps=cfg.steps, schedule=cfg.schedule, min_lr=cfg.min_lr)
-            for g in opt.param_groups: g['lr'] = lr
-            batch = sample_batch(task, cfg.batch_size, cfg.seq_len, cfg.seed, step, env.rank, 'train', env.device)
-            torch.manual_seed(step_seed(cfg.seed, step, env.rank, 'loss'))
-            with _autocast(cfg, env.device): res = net(batch)
-            opt.zero_grad(set_to_none=True)
-            res['loss'].backward()
-            norms = clip_grad_per_model(models, cfg.clip if cfg.clip is not None else math.inf)
-            opt.step()
-            finite = all(math.isfinite(float(v)) for v in norms.values())     # the norms are host floats already
-            ok = torch.isfinite(res['loss'].detach()).all().int() * int(finite)
-            if env.world_size > 1: dist.all_reduce(ok, op=dist.ReduceOp.MIN)    # every rank stops at the same step
-            if not ok.item():                          # every step, not every log_every steps (the log is a mean)
-                what = ', '.join([f'loss {float(res["loss"].detach())}'] +
-                                 [f'gradient norm of {k} {float(v)}' for k, v in norms.items()])
-                raise FloatingPointError(f'non-finite loss or gradient at step {step + 1} ({what}); its weights were '
-                                         f'not saved. Last good checkpoint: {last_good()}. Try a lower lr or a longer '
-                                         f'warmup.')
-            for k, v in {**_scalars(res), **_scalars(norms, 'gnorm_')}.items(): sums[k] = sums.get(k, 0.) + v
-            count += 1
-            n = step + 1
-            pbar.update(1)
-            do_log = n % cfg.log_every == 0 or n == stop
-            do_eval = (cfg.eval_every and n % cfg.eval_every == 0) or n == cfg.steps
-            do_ckpt = (cfg.ckpt_every and n % cfg.ckpt_every == 0) or n == stop
-            if do_log or do_eval or do_ckpt: check_weights(n)     # never log, evaluate or save non-finite weights
-            if do_log:
-                rec = _reduce_mean(sums, count, env)
-                sums, count = {}, 0
-                last_train = dict(step=n, lr=lr, **rec, elapsed=round(elapsed0 + time.perf_counter() - t0, 3),
-                                  tokens=n * cfg.batch_size * cfg.seq_len * env.world_size)
-                if env.is_main:
-                    record(last_train)
-                    pbar.set_postfix(loss=f'{rec["loss"]:.4f}', refresh=False)
-            if env.is_main and do_eval:
-                ev = evaluate(n)
-                if cfg.best_metric in ev: pbar.set_postfix(loss=f'{last_train.get("loss", float("nan")):.4f}',
-                                                           **{cfg.best_metric: f'{ev[cfg.best_metric]:.4f}'}, refresh=False)
-            if writer and do_ckpt:
-                open_run_dir()
-                save_checkpoint(out/'last', models, opt, cfg.to_dict(), ckpt_state(n))
-    finally:
-        pbar.close()
-        if log_file: log_file.close()
+    learn.cbs = [ScheduleCB(cfg.lr, default_warmup(cfg.steps, cfg.warmup), cfg.steps, cfg.schedule, cfg.min_lr),
+                 ClipCB(cfg.clip), NonFiniteCB(lambda: f'Last good checkpoint: {last_good()}. '),
+                 MetricsCB(cfg.log_every, tokens_per_step=cfg.batch_size * cfg.seq_len * env.world_size), DDPCB(env.device)]
+    if cfg.amp: learn.cbs.append(MixedPrecisionCB(env.device))
+    if cfg.compile: learn.cbs.append(CompileCB())
+    if env.is_main:
+        learn.cbs.append(EvalCB(eval_fn or make_eval_fn(cfg, env.device), cfg.eval_every, at_start=cfg.eval_every > 0,
+                                last=cfg.steps))
+        if progress: learn.cbs.append(ProgressCB(f'{cfg.method} {cfg.task}'))
+        if out is not None:
+            learn.cbs += [JSONLogCB(out/'metrics.jsonl', open_run_dir),
+                          CheckpointCB(out, cfg.to_dict(), cfg.ckpt_every, cfg.best_metric if cfg.keep_best else None,
+                                       extra=dict(vocab_size=task.vocab_size, world_size=env.world_size), restored=state,
+                                       on_open=open_run_dir)]
+    learn.fit(stop)
     if env.world_size > 1: dist.barrier()          # no rank leaves while rank 0 is still saving
-    return TrainResult(models, cfg, max(start, stop), history, out)
-
-# %% ../nbs/08_train.ipynb #c3bd7430
-def parse_kv(s: str | None) -> dict:
-    "Parse 'a=1,b=x,c=true,d=none' into a dict; values are read as JSON where possible (numbers, true/false, null), else strings."
-    out = {}
-    for item in (s or '').split(','):
-        if not item.strip(): continue
-        if '=' not in item: raise ValueError(f'expected key=value, got {item!r} (in {s!r})')
-        k, v = (x.strip() for x in item.split('=', 1))
-        low = v.lower()
-        if low in ('none', 'null'): out[k] = None
-        elif low in ('true', 'false'): out[k] = low == 'true'
-        else:
-            try: out[k] = json.loads(v)
-            except json.JSONDecodeError: out[k] = v
-    return out
-
-# CLI flag -> model builder knob / loss config knob (for the built-in methods; others go through --model-kw/--loss-kw)
-MODEL_FLAGS = dict(d_model='d_model', k='K', n_heads='n_heads', enc_layers='enc_layers', dec_layers='dec_layers',
-                   rnn='rnn', window='window')
-LOSS_FLAGS = dict(tc='Tc', tf='Tf', w_dec='w_dec', w_dyn='w_dyn', w_unif='w_unif', mode='mode',
-                  dec_positions='dec_positions', detach_targets='detach_targets', unif_samples='unif_samples',
-                  truncate='truncate', w_readout='w_readout', label_every='label_every')
-
-# %% ../nbs/08_train.ipynb #6a0eb7bf
-@call_parse
-def train_cmd(
-    method: str = 'smt',           # training method (a key of METHODS: smt, and bptt|tbptt|dmt once registered)
-    task: str = 'retrieval',       # task (a key of smt_nb.data.TASKS)
-    seq_len: int = 32,             # sequence length T
-    steps: int = 1000,             # optimiser steps in the whole run
-    batch_size: int = 32,          # sequences per step per process
-    lr: float = 1e-3,              # peak learning rate (AdamW)
-    warmup: int = None,            # linear warm-up steps (default: 1% of --steps, at most 100)
-    schedule: str = 'constant',    # after warm-up: constant | cosine
-    min_lr: float = 0.0,           # final learning rate of the cosine schedule
-    weight_decay: float = 0.01,    # AdamW weight decay
-    betas: str = '0.9,0.95',       # AdamW betas
-    clip: float = 1.0,             # grad-norm clip per model (0: off)
-    seed: int = 0,                 # seed of the weights and of every batch
-    device: str = 'auto',          # auto | cpu | cuda | cuda:N | mps
-    amp: bool = True,              # bf16 autocast on CUDA (--no-amp: float32 everywhere)
-    compile: bool = False,         # torch.compile the objective
-    out: str = None,               # run directory (default: runs/<method>-<task>-<time>)
-    resume: bool = False,          # continue the run in --out (exactly where its last checkpoint left off)
-    init_from: str = None,         # initialise the weights from this checkpoint or run directory (e.g. SMT for DMT)
-    log_every: int = 10,           # steps between lines of metrics.jsonl
-    eval_every: int = 100,         # steps between held-out evaluations (0: only at the end)
-    eval_batches: int = 4,         # held-out batches per evaluation
-    ckpt_every: int = 500,         # steps between checkpoints (0: only at the end)
-    quiet: bool = False,           # no progress bar
-    task_kw: str = '',             # task knobs: key=value,... (e.g. n_symbols=16)
-    d_model: int = None,           # model width d (default: the method's)
-    k: int = None,                 # memory tokens K (memory size K*d)
-    n_heads: int = None,           # attention heads
-    enc_layers: int = None,        # memory encoder depth
-    dec_layers: int = None,        # future decoder depth
-    rnn: str = None,               # RNN backbone: transformer | mlp | gru | lstm | elman
-    window: int = None,            # encoder attention window (Tc of encode_all)
-    model_kw: str = '',            # more model knobs: key=value,... (e.g. hidden=256 for the MLP RNN)
-    tc: int = None,                # SMT context length Tc
-    tf: int = None,                # SMT future length Tf
-    w_dec: float = None,           # weight of the decoder loss
-    w_dyn: float = None,           # weight of the dynamics loss
-    w_unif: float = None,          # weight of the uniformity loss
-    mode: str = None,              # SMT mode: all | one
-    dec_positions: str = None,     # decoder positions per sequence (an int, or 'all')
-    detach_targets: bool = False,  # stop-gradient on the dynamics targets
-    unif_samples: int = None,      # memory tokens sampled for the uniformity loss
-    truncate: int = None,          # BPTT truncation length
-    w_readout: float = None,       # DMT readout weight
-    label_every: int = None,       # DMT: encoder labels every this many steps
-    loss_kw: str = '',             # more loss knobs: key=value,...
-):
-    "Train a model with one method on one task; checkpoints and metrics.jsonl go to --out."
-    given = dict(locals())
-    mkw = {**{MODEL_FLAGS[f]: given[f] for f in MODEL_FLAGS if given[f] is not None}, **parse_kv(model_kw)}
-    # 0 is a value (--w-unif 0 is an ablation), so only None means "not given"; the bool flag counts only when set
-    lkw = {**{LOSS_FLAGS[f]: given[f] for f in LOSS_FLAGS if given[f] is not None and given[f] is not False},
-           **parse_kv(loss_kw)}
-    if isinstance(lkw.get('dec_positions'), str):
-        dp = lkw['dec_positions']
-        lkw['dec_positions'] = None if dp.lower() == 'all' else int(dp) if dp.isdigit() else dp
-    try: b = tuple(float(x) for x in betas.split(','))
-    except ValueError: raise ValueError(f'--betas must be two numbers like 0.9,0.95, got {betas!r}') from None
-    cfg = TrainConfig(method=method, task=task, task_kw=parse_kv(task_kw), model_kw=mkw, loss_kw=lkw, seq_len=seq_len,
-                      batch_size=batch_size, steps=steps, lr=lr, warmup=warmup, schedule=schedule, min_lr=min_lr,
-                      weight_decay=weight_decay, betas=b, clip=clip or None, seed=seed, device=device, amp=amp,
-                      compile=compile, log_every=log_every, eval_every=eval_every, eval_batches=eval_batches,
-                      ckpt_every=ckpt_every, init_from=init_from)
-    if out is not None and not out.strip():
-        raise ValueError(f"--out {out!r} is an empty path: give the run directory, or leave --out out to use "
-                         f"runs/<method>-<task>-<time>")
-    if out is None:
-        if resume: raise ValueError('--resume needs --out: the run directory to continue')
-        if int(os.environ.get('WORLD_SIZE', '1')) > 1: raise ValueError('under torchrun, pass --out (every process must agree on it)')
-        out = f'runs/{method}-{task}-{time.strftime("%Y%m%d-%H%M%S")}'
-    r = train(cfg, out, resume=resume, progress=not quiet)
-    if int(os.environ.get('RANK', '0')) == 0:
-        last = {k: v for k, v in (r.history[-1] if r.history else {}).items()}
-        print(f'done: step {r.step}, run directory {out}' + (f'; last record: {json.dumps(last)}' if last else ''))
-    return 0
+    return TrainResult(models, cfg, learn.step, learn.history, out)

@@ -1,6 +1,6 @@
 """`smt-nb train` under faults and bad input (issue 9): one row per case, each with its exit status, a piece of its
 error message, and what must (not) have happened on disk. Tiny models, a few steps: the file runs in well under a
-minute on one core. Most rows call `smt_nb.train.main` in this process (no interpreter start-up per row); a few run
+minute on one core. Most rows call `smt_nb.cli.main` in this process (no interpreter start-up per row); a few run
 the installed `smt-nb` command in a subprocess, as a user would.
 """
 import contextlib, io, json, os, shutil, subprocess, sys
@@ -11,10 +11,11 @@ import torch
 from safetensors.torch import load_file
 
 from smt_nb import train as T
+from smt_nb import checkpoint as CK
 from smt_nb.cli import main as cli_main
 from smt_nb.data import get_task
 from smt_nb.infer import evaluate
-from smt_nb.smt import build_models
+from smt_nb.rnn import build_models
 
 TINY = ['--method', 'smt', '--task', 'retrieval', '--steps', '4', '--warmup', '1', '--batch-size', '4', '--seq-len', '12',
         '--d-model', '16', '--k', '1', '--n-heads', '2', '--enc-layers', '1', '--dec-layers', '1', '--model-kw',
@@ -61,7 +62,7 @@ def finished_run(tmp_path_factory):
     "A finished 4-step run (last/ at step 4, best/, 7 records), copied by each row that damages one."
     out = tmp_path_factory.mktemp('base')/'run'
     assert run(*TINY, '--out', out) == (0, '')
-    assert T.load_checkpoint(out/'last')['state']['step'] == 4 and (out/'best'/'state.json').exists()
+    assert CK.load_checkpoint(out/'last')['state']['step'] == 4 and (out/'best'/'state.json').exists()
     return out
 
 
@@ -99,7 +100,7 @@ def test_resume_refuses_and_touches_nothing(run_copy, damage, needle):
 
 def test_resume_without_damage_still_works(run_copy):
     assert run(*TINY, '--steps', '6', '--resume', '--out', run_copy) == (0, '')
-    assert T.load_checkpoint(run_copy/'last')['state']['step'] == 6
+    assert CK.load_checkpoint(run_copy/'last')['state']['step'] == 6
 
 
 BAD_ARGS = [
@@ -148,7 +149,7 @@ def test_read_only_run_directory(run_copy, monkeypatch):
     before = snapshot(run_copy)
     if os.geteuid() == 0:       # root writes anywhere: make the checks see a read-only directory
         real = os.access
-        monkeypatch.setattr(T.os, 'access', lambda p, mode: False if str(p).startswith(str(run_copy)) and mode & os.W_OK
+        monkeypatch.setattr(CK.os, 'access', lambda p, mode: False if str(p).startswith(str(run_copy)) and mode & os.W_OK
                             else real(p, mode))
     else:
         for p in [run_copy, *run_copy.rglob('*')]: p.chmod(p.stat().st_mode & ~0o222)
@@ -163,7 +164,7 @@ def test_read_only_run_directory(run_copy, monkeypatch):
 def test_late_os_error_is_a_message(tmp_path, monkeypatch):
     "Should a write fail anyway (a full disk, a directory made read-only mid-run): one line, no traceback."
     def refuse(path, *a, **k): raise PermissionError(13, 'Permission denied', str(path))
-    monkeypatch.setattr(T, 'save_checkpoint', refuse)
+    monkeypatch.setattr(CK, 'save_checkpoint', refuse)      # what CheckpointCB calls
     rc, err = run(*TINY, '--out', tmp_path/'run')
     assert rc == 2 and 'Permission denied' in err and 'Traceback' not in err, err
 
@@ -174,7 +175,7 @@ def test_divergence_never_saves_non_finite_weights(tmp_path):
     rc, err = run(*argv, '--out', out)
     assert rc == 2 and 'non-finite' in err and f'Last good checkpoint: {out/"last"} (step ' in err, err
     step = int(err.split(f'{out/"last"} (step ')[1].split(')')[0])
-    assert T.load_checkpoint(out/'last')['state']['step'] == step and finite(out/'last')
+    assert CK.load_checkpoint(out/'last')['state']['step'] == step and finite(out/'last')
     assert all(finite(out/d) for d in ('last', 'best') if (out/d).exists())
     # resumed: diverges again at the same step, and last/ is left as it was
     before = snapshot(out/'last')
@@ -259,5 +260,5 @@ def test_train_cli_trains_at_the_configured_lr(tmp_path):
     argv = tiny(steps=30, lr=0.002, eval_every=0, ckpt_every=0)
     i = argv.index('--warmup'); del argv[i:i + 2]          # the default warm-up is what is under test
     assert run(*argv, '--out', out) == (0, '')
-    lrs = [r['lr'] for r in T.read_metrics(out) if 'lr' in r]
+    lrs = [r['lr'] for r in CK.read_metrics(out) if 'lr' in r]
     assert len(lrs) == 30 and lrs[0] <= 0.002 and all(x == 0.002 for x in lrs[1:]), lrs

@@ -20,7 +20,7 @@ a checkpoint write is read from the directory after the process died: a `.last.t
 
 At the end of every killed run: `last/` is at the final step and verifies; its weights (`model.safetensors`) and
 optimiser state (`optimizer.pt`) are `torch.equal` to the reference's, tensor by tensor; `best/` holds the same
-weights, step and score; `metrics.jsonl` holds the same records in the same order (every field but `elapsed`), so
+weights, step and score; `metrics.jsonl` holds the same records in the same order (every field but the training seconds, `time`), so
 no step was lost or logged twice. Every run and `--resume` must exit 0 or die by SIGKILL. The one refusal allowed is
 the documented one (`prepare_run_dir`): a run killed before its first checkpoint, holding step-0 records or `best/`
 but nothing to continue from; `--resume` must then refuse (exit 2, "no checkpoint to continue from") without touching
@@ -38,7 +38,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from smt_nb import train as T
+from smt_nb import train as T, checkpoint as CK
 
 SLOW = 'slow' in os.environ.get('SMT_NB_TEST_FLAGS', '').split()
 
@@ -184,18 +184,18 @@ def assert_same_obj(a, b, where='optimizer.pt'):
 
 
 def records(d):
-    "The records of metrics.jsonl without their wall-clock field."
-    return [{k: v for k, v in r.items() if k != 'elapsed'} for r in T.read_metrics(d)]
+    "The records of metrics.jsonl without their training seconds."
+    return [{k: v for k, v in r.items() if k != 'time'} for r in CK.read_metrics(d)]
 
 
 def check_same_run(run: Path, ref: Path, steps: int):
-    info = T.verify_checkpoint(run/'last')
+    info = CK.verify_checkpoint(run/'last')
     assert info['state']['step'] == steps, f'{run}: last/ at step {info["state"]["step"]}, expected {steps}'
     assert_same_tensors(weights(run/'last'), weights(ref/'last'), f'{run}/last/model.safetensors')
     load = lambda p: torch.load(p, map_location='cpu', weights_only=True)
     assert_same_obj(load(run/'last'/'optimizer.pt'), load(ref/'last'/'optimizer.pt'), f'{run}/last/optimizer.pt')
     assert_same_tensors(weights(run/'best'), weights(ref/'best'), f'{run}/best/model.safetensors')
-    sb, rb = T.verify_checkpoint(run/'best')['state'], T.verify_checkpoint(ref/'best')['state']
+    sb, rb = CK.verify_checkpoint(run/'best')['state'], CK.verify_checkpoint(ref/'best')['state']
     assert (sb['step'], sb['best']) == (rb['step'], rb['best']), f'{run}/best: {sb["best"]} != {rb["best"]}'
     got, want = records(run), records(ref)
     train_got = {r['step']: r['loss'] for r in got if 'loss' in r}
@@ -235,9 +235,9 @@ def kill_resume(exe, tmp_path, logf, rng, steps, kills, deadline):
         while True:
             assert time.monotonic() < deadline and procs < 6 * kills, (
                 f'no end after {procs} processes ({landed} kills landed); events: {events[-5:]}\n{log_text()}')
-            found = [n for n in T.RUN_FILES if (run/n).exists()]
+            found = [n for n in CK.RUN_FILES if (run/n).exists()]
             to_lose = (run/'best').exists() or (run/'last').exists() or (
-                (run/'metrics.jsonl').exists() and bool(T.read_metrics(run)))
+                (run/'metrics.jsonl').exists() and bool(CK.read_metrics(run)))
             if found and ckpt_step(run) is None and to_lose:
                 # killed before its first checkpoint, after step-0 records or best/: the documented refusal, which
                 # touches nothing; then start over as its message says (only ever before any checkpoint existed).
