@@ -70,13 +70,15 @@ def _evaluator(task, seq_len: int, n_batches: int, mode: str):
         return dict(eval_acc=r['acc'], eval_loss=r['loss'])
     return ev
 
-def _fit_phases(models, loss_fn, cfg_for, task, phases, budget, desc, **kw) -> list[dict]:
+def _fit_phases(models, loss_fn, cfg_for, task, phases, budget, desc, dashboard=None, t_start=0., **kw) -> list[dict]:
     "`fit` once per length phase for its share of `budget` seconds; one history with running steps and seconds."
     hist = []
     for T, share in phases:
+        t0 = hist[-1]['time'] if hist else 0.
+        cbs = [dashboard.callback(desc, offset=t_start + t0)] if dashboard is not None else []
         h = fit(models, loss_fn, cfg_for(T), task, None, seq_len=T, max_seconds=budget * share,
-                desc=desc if len(phases) == 1 else f'{desc} (T={T})', **kw)
-        s0, t0 = (hist[-1]['step'], hist[-1]['time']) if hist else (0, 0.)
+                desc=desc if len(phases) == 1 else f'{desc} (T={T})', cbs=cbs, **kw)
+        s0 = hist[-1]['step'] if hist else 0
         hist += [dict(r, step=r['step'] + s0, time=r['time'] + t0, seq_len=T) for r in h]
     return hist
 
@@ -113,8 +115,8 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
             curriculum: int | None = None, rnn: str = 'mlp', dmt_frac: float = 0.2, batch_size: int = 32, d_model: int = 64,
             K: int = 2, hidden: int = 512, lr: float = 1e-3, truncate: int = 8, device: str = 'cpu', eval_every: int = 25,
             eval_batches: int = 4, dec_positions: int = 4, task_kw: dict | None = None, target_acc: float = 0.9,
-            out: str | None = 'compare_report.html', progress: bool = True) -> dict:
-    "Train BPTT, the cuDNN GRU and SMT→DMT (plus `baselines`) for `budget` training seconds each, per length and seed; evaluate all alike."
+            out: str | None = 'compare_report.html', progress: bool = True, dashboard=None) -> dict:
+    "Train BPTT, the cuDNN GRU and SMT→DMT (plus `baselines`) for `budget` training seconds each, per length and seed; evaluate all alike; `dashboard`: a live `Dashboard` (`09_viz`) that watches every run."
     lengths, seeds = _lengths(seq_len), [seeds] if isinstance(seeds, int) else list(seeds)
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f'seeds must be a list of ints >= 0 (e.g. 0,1,2), got {seeds!r}')
@@ -148,15 +150,17 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
                 cfg_for = ((lambda t: SMTConfig(Tf=t, dec_positions=dec_positions)) if method == 'SMT' else
                            (lambda t: BPTTConfig(truncate=truncate)) if method == 'TBPTT' else (lambda t: BPTTConfig()))
                 hist = _fit_phases(models, loss_fn, cfg_for, tk, phases, budget * share, f'{method} {tag}'.strip(),
-                                   lr=lr, seed=seed, eval_fn=ev, **fit_kw)
+                                   dashboard, lr=lr, seed=seed, eval_fn=ev, **fit_kw)
                 runs.append(_record(method, hist, models, seed, T))
                 if method == 'SMT':
                     drifts.setdefault(f'{T}/{seed}', {})['smt'] = drift(models, held_out).tolist()
                     if 'SMT→DMT' in methods and dmt_frac > 0:
                         freeze_teacher(models, train_readout=True)      # encoder frozen; decoder only through its readout
                         t_smt, s_smt = hist[-1]['time'], hist[-1]['step']
+                        name = f'SMT→DMT {tag}'.strip()
                         h = fit(models, dmt_loss, DMTConfig(), tk, None, seq_len=T, lr=lr / 10, warmup=0, seed=seed,
-                                max_seconds=max(budget - t_smt, 1e-6), eval_fn=ev, desc=f'SMT→DMT {tag}'.strip(), **fit_kw)
+                                max_seconds=max(budget - t_smt, 1e-6), eval_fn=ev, desc=name, **fit_kw,
+                                cbs=[dashboard.callback(name, offset=t_smt)] if dashboard is not None else [])
                         h = [dict(r, step=r['step'] + s_smt, time=r['time'] + t_smt) for r in h]
                         runs.append(_record('SMT→DMT', h, models, seed, T, runs[-1]['curve']))
                         drifts[f'{T}/{seed}']['dmt'] = drift(models, held_out).tolist()
