@@ -330,7 +330,7 @@ def trajectory_figure(trajs: dict, content: list | None = None, content_name: st
     content = content or [str(i) for i in range(T)]
     tokens = tokens or [''] * T
     fig = make_subplots(rows=1, cols=len(names) + 1, horizontal_spacing=0.06,
-                        subplot_titles=[f'{n}: memory paths (PCA of the labels)' for n in names] + ['drift δ_t = MSE(RNN, label)'])
+                        subplot_titles=[f'{n}' for n in names] + ['drift δ_t = MSE(RNN, label)'])
     palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
     kinds = list(dict.fromkeys(content))
     col = [palette[kinds.index(c) % len(palette)] for c in content]
@@ -375,6 +375,7 @@ def trajectory_figure(trajs: dict, content: list | None = None, content_name: st
     steps = [dict(method='restyle', label=str(s), args=[dict(x=[m[0] for m in markers(s)], y=[m[1] for m in markers(s)]), idx])
              for s in range(T)]
     fig.update_layout(sliders=[dict(active=t, steps=steps, currentvalue=dict(prefix='t = '), pad=dict(t=50))],
-                      title=title, height=520, width=360 * (len(names) + 1), legend=dict(orientation='h', y=-0.55),
+                      title=(f'{title} — ' if title else '') + 'memory paths in the PCA plane of the labels',
+                      height=520, width=360 * (len(names) + 1), legend=dict(orientation='h', y=-0.55),
                       margin=dict(t=60, b=40))
     return fig
