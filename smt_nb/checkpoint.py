@@ -16,9 +16,9 @@ from safetensors.torch import save_model, load_model
 from .learner import Callback, Learner, nonfinite_params
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'RUNTIME_KEYS', 'atomic_write_text', 'save_checkpoint', 'find_checkpoint', 'config_diff',
+__all__ = ['CKPT_FORMAT', 'RUNTIME_KEYS', 'RUN_FILES', 'atomic_write_text', 'save_checkpoint', 'find_checkpoint', 'config_diff',
            'verify_checkpoint', 'load_checkpoint', 'read_metrics', 'keep_records_upto', 'JSONLogCB', 'CheckpointCB',
-           'resume_from']
+           'resume_from', 'check_writable', 'prepare_run_dir']
 
 # %% ../nbs/07a_checkpoint.ipynb #0594eef5
 CKPT_FORMAT = 'smt_nb-checkpoint-2'   # 2: state.json carries a SHA-256 of its own fields
@@ -247,3 +247,60 @@ def resume_from(learn: Learner, path, config: dict | None = None) -> dict:
     learn.step = state['step']
     learn.train_time = state.get('train_time', state.get('elapsed', 0.0))
     return state
+
+# %% ../nbs/07a_checkpoint.ipynb #15ded144
+RUN_FILES = ('config.json', 'metrics.jsonl', 'last', 'best', '.last.old')
+
+def check_writable(out) -> Path:
+    "Fail now, not after the first training steps, if the run directory `out` cannot be created or written."
+    out = Path(out)
+    if out.exists() and not out.is_dir(): raise FileExistsError(f'{out} exists and is not a directory')
+    base = out
+    while not base.exists() and base != base.parent: base = base.parent     # the nearest existing ancestor
+    if not base.is_dir():
+        raise NotADirectoryError(f'cannot create the run directory {out}: {base} is a file, not a directory')
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise PermissionError(f'cannot write the run directory {out}: {base} is not writable (permission denied)')
+    for n in ('config.json', 'metrics.jsonl', 'last', 'best'):
+        if (out/n).exists() and not os.access(out/n, os.W_OK | (os.X_OK if (out/n).is_dir() else 0)):
+            raise PermissionError(f'cannot write the run directory {out}: {out/n} is read-only (permission denied)')
+    return out
+
+def _describe_run(out: Path, found: list) -> str:
+    "What a run directory holds, for error messages: 'config.json, metrics.jsonl (12 records, up to step 40), best/ (step 40)'."
+    parts = []
+    for n in found:
+        s = n
+        try:
+            if n == 'metrics.jsonl':
+                recs = read_metrics(out/n)
+                s += f' ({len(recs)} records' + (f', up to step {max(r.get("step", 0) for r in recs)})' if recs else ')')
+            elif n in ('best', 'last'): s += f'/ (step {_read_json(out/n/"state.json", n)["step"]})'
+        except Exception:
+            s += '/' if (out/n).is_dir() else ''
+        parts.append(s)
+    return ', '.join(parts)
+
+def prepare_run_dir(out, config: dict, resume: bool = False) -> Path | None:
+    "Check the run directory `out` (read-only): writable, no run there unless `resume`, the same `config`, a checkpoint to resume from; return that checkpoint (or None)."
+    out = check_writable(out)
+    found = [n for n in RUN_FILES if (out/n).exists()]
+    if not found: return None
+    if not resume:
+        raise FileExistsError(f'{out} already holds a run ({", ".join(found)}); pass resume=True (--resume) to continue '
+                              f'it, or choose another output directory. Nothing was overwritten.')
+    if (out/'config.json').exists():
+        old = _read_json(out/'config.json', f'run {out}')
+        diff = config_diff(old, config, names=('saved run', 'now'))
+        if diff: raise ValueError(f'{out} holds a run with a different config; keys that differ:\n  ' + '\n  '.join(diff)
+                                  + f'\nUse the same settings to resume, or another output directory.')
+    ck = find_checkpoint(out/'last')
+    if ck is None and ((out/'best').exists() or (out/'last').exists() or
+                       ((out/'metrics.jsonl').exists() and read_metrics(out/'metrics.jsonl'))):
+        why = f'{out/"last"} is missing' if not (out/'last').exists() else f'{out/"last"/"state.json"} is missing'
+        raise FileNotFoundError(
+            f'cannot resume {out}: it holds a run ({_describe_run(out, found)}) but no checkpoint to continue from ({why}). '
+            f'Restarting would truncate metrics.jsonl and overwrite best/, so nothing was touched. To start over, choose '
+            f'another --out or delete {out}.' + (f' The best model so far is in {out/"best"} (load_trained(..., which="best")).'
+                                               if (out/'best').exists() else ''))
+    return ck

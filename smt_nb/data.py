@@ -558,9 +558,9 @@ def _md5_gz(data: bytes) -> str:
 def download_mnist(dest, files=tuple(MNIST_FILES), mirrors=MNIST_MIRRORS, timeout: float = 5.0) -> Path:
     "Download the MNIST IDX files (`.gz`) into `dest`, checking MD5s; fails fast with a clear error when offline."
     dest = Path(dest).expanduser()
-    dest.mkdir(parents=True, exist_ok=True)
+    unknown = [s for s in files if s not in MNIST_FILES]
+    if unknown: raise ValueError(f'unknown MNIST file {unknown[0]!r}; choose from {list(MNIST_FILES)}')
     for stem in files:
-        if stem not in MNIST_FILES: raise ValueError(f'unknown MNIST file {stem!r}; choose from {list(MNIST_FILES)}')
         target = dest/f'{stem}.gz'
         if target.is_file() and _md5_gz(target.read_bytes()) == MNIST_FILES[stem]: continue
         tried, bad_sum = [], []
@@ -571,8 +571,8 @@ def download_mnist(dest, files=tuple(MNIST_FILES), mirrors=MNIST_MIRRORS, timeou
                 tried.append(f'  {url}: {type(e).__name__}: {e}'); continue
             try: ok = _md5_gz(data) == MNIST_FILES[stem]
             except (OSError, EOFError): ok = False
-            if ok:
-                target.write_bytes(data); break
+            if ok:                       # the folder is made only when there is a file to put in it
+                dest.mkdir(parents=True, exist_ok=True); target.write_bytes(data); break
             bad_sum.append(f'  {url}: checksum mismatch')
         else:
             if bad_sum:
