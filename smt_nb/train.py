@@ -6,7 +6,7 @@ Docs: https://smt-nb.github.io/smt_nb/train.html.md"""
 
 # %% ../nbs/08_train.ipynb #18203af5
 from __future__ import annotations
-import dataclasses, inspect, json, math, os, time
+import dataclasses, inspect, json, math, os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable

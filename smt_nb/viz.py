@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from .teacher import encode_all_mask, causal_mask
+from .teacher import encode_all_mask
 from .rnn import rollout, build_models
 from .learner import Callback
 
@@ -334,7 +334,7 @@ def trajectory_figure(trajs: dict, content: list | None = None, content_name: st
     palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
     kinds = list(dict.fromkeys(content))
     col = [palette[kinds.index(c) % len(palette)] for c in content]
-    marker_traces, coords = [], {}
+    coords = {}
     for j, n in enumerate(names, 1):
         lab, share = pca_2d(trajs[n]['labels'])
         mem, _ = pca_2d(trajs[n]['rnn'], trajs[n]['labels'])
