@@ -50,12 +50,14 @@ def gradient_path(models: nn.ModuleDict, x: torch.Tensor, target: torch.Tensor, 
     if x.dim() != 2: raise ValueError(f'x must be [B, T], got shape {tuple(x.shape)}')
     if method not in ('bptt', 'smt'): raise ValueError(f"method must be 'bptt' or 'smt', got {method!r}")
     B, T = x.shape
+    dev = next(models.parameters()).device
+    x, target = x.to(dev), target.to(dev)
     dec = models['decoder']
     if method == 'smt':
         enc = models['encoder']
         e = enc.embed(x).detach().requires_grad_()
         with _embedding_as(enc, 'embed', e): loss = F.cross_entropy(dec.readout(enc.encode_all(x)[:, -1]).float(), target)
-        return dict(emb=torch.autograd.grad(loss, e)[0].norm(dim=-1).mean(0), mem=None, T=T, method='smt',
+        return dict(emb=torch.autograd.grad(loss, e)[0].norm(dim=-1).mean(0).cpu(), mem=None, T=T, method='smt',
                     layers=enc.n_layers)
     rnn = models['rnn']
     e = rnn.emb(x).detach().requires_grad_()                 # [B, T, d_emb]: one leaf per token
@@ -67,7 +69,7 @@ def gradient_path(models: nn.ModuleDict, x: torch.Tensor, target: torch.Tensor, 
     loss = F.cross_entropy(dec.readout(m).float(), target)
     g = torch.autograd.grad(loss, [e] + ms, allow_unused=True)
     g_mem = torch.stack([torch.zeros_like(ms[0]) if gi is None else gi for gi in g[1:]], 1)
-    return dict(emb=g[0].norm(dim=-1).mean(0), mem=g_mem.flatten(2).norm(dim=-1).mean(0), T=T, method='bptt',
+    return dict(emb=g[0].norm(dim=-1).mean(0).cpu(), mem=g_mem.flatten(2).norm(dim=-1).mean(0).cpu(), T=T, method='bptt',
                 truncate=truncate)
 
 def modules_crossed(path: dict) -> list:
@@ -285,11 +287,11 @@ class DashboardCB(Callback):
 @torch.no_grad()
 def memory_trajectory(models: nn.ModuleDict, x: torch.Tensor) -> dict:
     "For one sequence `x Long[T]`: the encoder's labels and the RNN's own rollout from the empty memory, flattened `[T, K*d]`, and the drift `δ_t` between them."
-    x = torch.as_tensor(x).reshape(1, -1)
+    x = torch.as_tensor(x).reshape(1, -1).to(next(models.parameters()).device)   # models on a GPU: x goes there
     was = models.training; models.eval()
     try:
-        labels = models['encoder'].encode_all(x)[0].flatten(1).float()
-        mem = rollout(models['rnn'], x)[0].flatten(1).float()
+        labels = models['encoder'].encode_all(x)[0].flatten(1).float().cpu()
+        mem = rollout(models['rnn'], x)[0].flatten(1).float().cpu()
     finally: models.train(was)
     return dict(labels=labels, rnn=mem, drift=(mem - labels).pow(2).mean(-1))
 
