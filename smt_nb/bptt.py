@@ -52,7 +52,7 @@ def bptt_memories(rnn: RNN, x: torch.Tensor, truncate: int | None = None, m0: to
 def _check_models(models, needs):
     missing = [k for k in needs if k not in models]
     if missing:
-        raise ValueError(f'models must hold {list(needs)} (e.g. nn.ModuleDict from smt_nb.smt.build_models); '
+        raise ValueError(f'models must hold {list(needs)} (e.g. nn.ModuleDict from smt_nb.rnn.build_models); '
                          f'missing {missing}, got keys {list(models.keys())}')
 
 def _target_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict:

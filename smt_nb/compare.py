@@ -6,7 +6,7 @@ Docs: https://smt-nb.github.io/smt_nb/compare.html.md"""
 
 # %% ../nbs/11_compare.ipynb #7a11b79b
 from __future__ import annotations
-import json, math, os, statistics, time
+import json, os, statistics, time
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from .data import get_task
 from .rnn import build_models
-from .learner import fit, check_device, resolve_device
+from .learner import fit, resolve_device
+from .viz import METHOD_COLORS
 from .smt import SMTConfig, smt_loss
 from .bptt import BPTTConfig, bptt_loss, build_cudnn, cudnn_loss
 from .dmt import DMTConfig, dmt_loss, freeze_teacher
@@ -70,12 +71,12 @@ def _evaluator(task, seq_len: int, n_batches: int, mode: str):
         return dict(eval_acc=r['acc'], eval_loss=r['loss'])
     return ev
 
-def _fit_phases(models, loss_fn, cfg_for, task, phases, budget, desc, dashboard=None, t_start=0., **kw) -> list[dict]:
+def _fit_phases(models, loss_fn, cfg_for, task, phases, budget, desc, dashboard=None, **kw) -> list[dict]:
     "`fit` once per length phase for its share of `budget` seconds; one history with running steps and seconds."
     hist = []
     for T, share in phases:
         t0 = hist[-1]['time'] if hist else 0.
-        cbs = [dashboard.callback(desc, offset=t_start + t0)] if dashboard is not None else []
+        cbs = [dashboard.callback(desc, offset=t0)] if dashboard is not None else []
         h = fit(models, loss_fn, cfg_for(T), task, None, seq_len=T, max_seconds=budget * share,
                 desc=desc if len(phases) == 1 else f'{desc} (T={T})', cbs=cbs, **kw)
         s0 = hist[-1]['step'] if hist else 0
@@ -129,7 +130,7 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
     if curriculum is not None and (not isinstance(curriculum, int) or curriculum < 1):
         raise ValueError(f'curriculum must be None or a start length >= 1, got {curriculum!r}')
     path = _check_out(out) if out is not None else None
-    dev = resolve_device(check_device(device))
+    dev = resolve_device(device)
     tk = get_task(task, **(task_kw or {}))
     for T in lengths + ([curriculum] if curriculum else []):
         if T < getattr(tk, 'min_seq_len', 1): raise ValueError(f'seq_len {T} is too short for {tk.name} (min {tk.min_seq_len})')
@@ -221,8 +222,7 @@ def format_table(res: dict) -> str:
     return '\n'.join(out)
 
 # %% ../nbs/11_compare.ipynb #55f84e3a
-COLORS = {'BPTT': '#d62728', 'TBPTT': '#ff7f0e', 'GRU (cuDNN)': '#9467bd', 'LSTM (cuDNN)': '#8c564b',
-          'SMT': '#1f77b4', 'SMT→DMT': '#2ca02c'}
+COLORS = METHOD_COLORS      # one colour per method across the package (09_viz)
 DASHES = {'GRU (cuDNN)': 'dash', 'LSTM (cuDNN)': 'dot', 'TBPTT': 'dashdot'}   # the baselines, so that lines at 1.0 stay apart
 
 def curves_figure(res: dict, seq_len: int | None = None) -> go.Figure:

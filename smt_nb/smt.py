@@ -7,12 +7,12 @@ Docs: https://smt-nb.github.io/smt_nb/smt.html.md"""
 # %% ../nbs/04_smt.ipynb #048e4479
 from __future__ import annotations
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .teacher import MemoryEncoder, FutureDecoder, predictive_loss, uniformity_loss
-from .rnn import make_rnn, rollout, build_models, check_models
+from .teacher import FutureDecoder, predictive_loss, uniformity_loss
+from .rnn import rollout, check_models
 
 # %% auto #0
 __all__ = ['SMTConfig', 'future_windows', 'decoder_positions', 'memory_spread', 'readout_accuracy', 'smt_all', 'smt_one',
