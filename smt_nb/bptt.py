@@ -165,6 +165,8 @@ def _smt_label_grads(models, batch, smt_cfg):
 def memory_grad_norms(models: nn.ModuleDict, batch: dict, method: str = 'bptt', smt_cfg=None,
                       truncate: int | None = None) -> torch.Tensor:
     "`‖∂L/∂m_t‖` for t = 0..T-1, mean over sequences: BPTT's final-position loss vs the SMT objective on encoder labels."
+    dev = next(models.parameters()).device
+    batch = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in batch.items()}
     if method == 'bptt':
         _check_models(models, ('rnn', 'decoder'))
         g = _final_loss_grads(models, batch, truncate)

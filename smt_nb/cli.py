@@ -7,13 +7,17 @@ Docs: https://smt-nb.github.io/smt_nb/cli.html.md"""
 # %% ../nbs/19_cli.ipynb #7e1dffc0
 from __future__ import annotations
 import json, os, sys, time
+from pathlib import Path
 from typing import Callable
+import torch
 from fastcore.script import anno_parser, call_parse
 from .train import TrainConfig, train
 from .compare import compare, format_table
+from .learner import resolve_device
+from .bench import run_bench, format_bench, METHODS as BENCH_METHODS
 
 # %% auto #0
-__all__ = ['MODEL_FLAGS', 'LOSS_FLAGS', 'COMMANDS', 'parse_kv', 'train_cmd', 'compare_cmd', 'usage', 'main']
+__all__ = ['MODEL_FLAGS', 'LOSS_FLAGS', 'COMMANDS', 'parse_kv', 'train_cmd', 'compare_cmd', 'bench_cmd', 'usage', 'main']
 
 # %% ../nbs/19_cli.ipynb #c3bd7430
 def parse_kv(s: str | None) -> dict:
@@ -153,8 +157,52 @@ def compare_cmd(
     print(f'report: {out}')
     return 0
 
+# %% ../nbs/19_cli.ipynb #28ca75b4
+@call_parse
+def bench_cmd(
+    quick: bool = False,            # tiny models, T = 16,32, one repeat: a few seconds (what the tests run)
+    gpu_sizes: bool = False,        # the reference's sizes: T = 256..4096, d = 256, K = 16, batch 16, bf16 (for a GPU)
+    seq_len: str = '64,128,256,512,1024',  # sequence lengths T
+    batch_size: int = 32,           # sequences per step
+    d_model: int = 64,              # memory token width d
+    k: int = 2,                     # memory tokens K
+    hidden: int = 512,              # hidden width of the MLP RNN
+    tf: int = 16,                   # SMT decoder horizon Tf
+    dec_positions: int = 8,         # SMT decoder positions per sequence
+    methods: str = ','.join(BENCH_METHODS),   # comma-separated subset of the methods
+    no_parts: bool = False,         # skip SMT's part-by-part split
+    device: str = 'cpu',            # cpu, cuda, cuda:N or auto
+    amp: bool = False,              # bf16 autocast (CUDA only)
+    reps: int = 3,                  # timed repeats per measurement (the median is kept)
+    threads: int = None,            # torch CPU threads (default: torch's own choice)
+    out: str = None,                # also write the results as JSON to this file
+    quiet: bool = False,            # no progress lines on stderr
+):
+    "Time one training step of BPTT, the cuDNN GRU and SMT (part by part) against T; FLOPs against the matmul rate."
+    dev = resolve_device(device)
+    if amp and dev.type != 'cuda': raise ValueError('--amp (bf16 autocast) needs a CUDA device; use --device cuda')
+    if threads is not None:
+        if threads < 1: raise ValueError(f'--threads must be >= 1, got {threads}')
+        torch.set_num_threads(threads)
+    kw = dict(seq_lens=_int_list(seq_len, 'seq-len'), batch_size=batch_size, d_model=d_model, K=k, hidden=hidden,
+              Tf=tf, dec_positions=dec_positions, reps=reps, amp=amp)
+    if quick: kw.update(seq_lens=[16, 32], batch_size=4, d_model=16, K=2, hidden=32, n_heads=2, enc_layers=1, dec_layers=1,
+                        Tf=4, dec_positions=2, reps=1)
+    if gpu_sizes: kw.update(seq_lens=[256, 512, 1024, 2048, 4096], batch_size=16, d_model=256, K=16, hidden=1024, n_heads=8,
+                            amp=dev.type == 'cuda', reps=5)
+    if out is not None and Path(out).is_dir(): raise ValueError(f'--out {out} is a directory; give a file name like bench.json')
+    say = None if quiet else (lambda msg: print(f'  {msg}', file=sys.stderr, flush=True))
+    res = run_bench(methods=[m.strip() for m in methods.split(',') if m.strip()], parts=not no_parts, device=dev,
+                    progress=say, **kw)
+    print(format_bench(res))
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(res, indent=1))
+        print(f'results: {out}')
+    return 0
+
 # %% ../nbs/19_cli.ipynb #46a3ae7d
-COMMANDS: dict[str, Callable] = {'train': train_cmd, 'compare': compare_cmd}   # name -> fastcore.script function
+COMMANDS: dict[str, Callable] = {'train': train_cmd, 'compare': compare_cmd, 'bench': bench_cmd}   # name -> fastcore.script function
 
 def usage(commands: dict | None = None) -> str:
     "The top-level usage message of `smt-nb`."

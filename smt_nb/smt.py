@@ -150,8 +150,9 @@ def smt_loss(models: nn.ModuleDict, batch: dict, cfg: SMTConfig) -> dict:
 # %% ../nbs/04_smt.ipynb #2e325c46
 @torch.no_grad()
 def heldout_accuracy(models: nn.ModuleDict, task, seq_len: int, n_batches: int = 4, batch_size: int = 64,
-                     seed: int = 12345, device='cpu') -> dict:
-    "Accuracy on target positions of the teacher (`readout(encode_all)`) and of the RNN alone (`readout(rollout)`)."
+                     seed: int = 12345, device=None) -> dict:
+    "Accuracy on target positions of the teacher (`readout(encode_all)`) and of the RNN alone (`readout(rollout)`); batches on `device` (default: the models')."
+    if device is None: device = next(models.parameters()).device
     models.eval()
     hits = dict(acc_teacher=0., acc_rnn=0.); n = 0
     for i in range(n_batches):

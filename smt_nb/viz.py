@@ -13,13 +13,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from .teacher import encode_all_mask
+from .teacher import encode_all_mask, chunk_mask
 from .rnn import rollout, build_models
 from .learner import Callback
 
 # %% auto #0
 __all__ = ['METHOD_COLORS', 'gradient_path', 'modules_crossed', 'gradient_path_figure', 'GradientExplorer', 'labelling_figure',
-           'chunk_blocks', 'chunk_figure', 'Dashboard', 'DashboardCB', 'memory_trajectory', 'pca_2d', 'memory_content',
+           'chunk_figure', 'Dashboard', 'DashboardCB', 'memory_trajectory', 'pca_2d', 'memory_content',
            'trajectory_figure']
 
 # %% ../nbs/09_viz.ipynb #8ab8bea9
@@ -179,32 +179,19 @@ def labelling_figure(T: int = 6, K: int = 2, window: int | None = None, Tf: int 
     fig.update_layout(height=560, width=1000, margin=dict(t=60))
     return fig
 
-def chunk_blocks(T: int, K: int, window: int | None, chunk: int, t0: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    "The two score masks `_attend_all` builds for the chunk starting at `t0`: queries `(position, slot)` against the span's tokens, and against their own position's registers; and the span's first token."
-    t1 = min(T, t0 + chunk)
-    s0 = 0 if window is None else max(0, t0 - window + 1)
-    age = torch.arange(t0, t1)[:, None] - torch.arange(s0, t1)[None]
-    sees_tok = (age >= 0) if window is None else (age >= 0) & (age < window)        # [C, S]
-    sees_reg = torch.ones(K + 1, K, dtype=torch.bool); sees_reg[0] = False          # slot 0 is the token: no registers
-    tok = sees_tok[:, None, :].expand(-1, K + 1, -1).reshape(-1, t1 - s0)           # [C*(1+K), S]
-    reg = sees_reg[None].expand(t1 - t0, -1, -1).reshape(-1, K)                     # [C*(1+K), K]
-    return tok, reg, s0
-
 def chunk_figure(T: int = 12, K: int = 2, window: int | None = 4, chunk: int = 4, t0: int = 4) -> go.Figure:
-    "The two blocks of scores one chunk of `_attend_all` computes, instead of the whole `encode_all_mask`."
-    tok, reg, s0 = chunk_blocks(T, K, window, chunk, t0)
+    "The one small attention a chunk of `encode_all` computes (`chunk_mask`), instead of the whole `encode_all_mask`."
     t1 = min(T, t0 + chunk)
+    mask, s0 = chunk_mask(t0, t1, K, window)
     rows = [('x' if q == 0 else f'r.{q - 1}') + f'@{t}' for t in range(t0, t1) for q in range(K + 1)]
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.7, 0.3], horizontal_spacing=0.08,
-                        subplot_titles=(f'queries of positions {t0}..{t1 - 1} × span tokens {s0}..{t1 - 1}',
-                                        "× the query position's own registers"))
-    cs = [[0, '#f4f4f4'], [1, '#1f77b4']]
-    fig.add_trace(go.Heatmap(z=tok.int().tolist(), x=[f'x{s}' for s in range(s0, t1)], y=rows, colorscale=cs, showscale=False,
-                             xgap=1, ygap=1), 1, 1)
-    fig.add_trace(go.Heatmap(z=reg.int().tolist(), x=[f'r.{k}' for k in range(K)], y=rows, colorscale=cs, showscale=False,
-                             xgap=1, ygap=1), 1, 2)
-    fig.update_yaxes(autorange='reversed')
-    fig.update_layout(height=420, width=760, margin=dict(t=60))
+    cols = [f'x{s}' for s in range(s0, t1)] + [f'r.{k}@{t}' for t in range(t0, t1) for k in range(K)]
+    fig = go.Figure(go.Heatmap(z=mask.int().tolist(), x=cols, y=rows, colorscale=[[0, '#f4f4f4'], [1, '#1f77b4']],
+                               showscale=False, xgap=1, ygap=1, hovertemplate='query %{y} → key %{x}: %{z}<extra></extra>'))
+    fig.add_vline(x=t1 - s0 - 0.5, line_color='black', line_width=2)
+    fig.update_yaxes(autorange='reversed', title_text='queries: the chunk\'s slots')
+    fig.update_xaxes(title_text=f'keys: span tokens {s0}..{t1 - 1} | the chunk\'s registers', tickangle=-90)
+    fig.update_layout(title=f'one chunk of encode_all: positions {t0}..{t1 - 1} (T={T}, K={K}, window {window})',
+                      height=440, width=820, margin=dict(t=60))
     return fig
 
 # %% ../nbs/09_viz.ipynb #e2719ed1
