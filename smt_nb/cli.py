@@ -145,6 +145,7 @@ def compare_cmd(
     device: str = 'cpu',            # cpu, cuda, cuda:N or auto
     eval_every: int = 25,           # steps between held-out evaluations
     dec_positions: int = 4,         # SMT: positions per sequence whose future the decoder predicts
+    tf: int = 16,                   # SMT: decoder horizon Tf (capped at the length; 10_bench measured the choice)
     out: str = 'compare_report.html',  # HTML report path (the numbers go beside it as .json)
     quiet: bool = False,            # no progress bars
 ):
@@ -152,7 +153,7 @@ def compare_cmd(
     res = compare(task=task, seq_len=_int_list(seq_len, 'seq-len'), budget=budget, seeds=_int_list(seeds, 'seeds'),
                   baselines=[b.strip() for b in baselines.split(',') if b.strip()], curriculum=curriculum, rnn=rnn,
                   dmt_frac=dmt_frac, batch_size=batch_size, d_model=d_model, K=k, hidden=hidden, lr=lr, truncate=truncate,
-                  device=device, eval_every=eval_every, dec_positions=dec_positions, out=out, progress=not quiet)
+                  device=device, eval_every=eval_every, dec_positions=dec_positions, tf=tf, out=out, progress=not quiet)
     print(format_table(res))
     print(f'report: {out}')
     return 0

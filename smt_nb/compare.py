@@ -115,7 +115,7 @@ def _check_out(out) -> Path:
 def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 80., seeds=(0,), baselines=(),
             curriculum: int | None = None, rnn: str = 'mlp', dmt_frac: float = 0.2, batch_size: int = 32, d_model: int = 64,
             K: int = 2, hidden: int = 512, lr: float = 1e-3, truncate: int = 8, device: str = 'cpu', eval_every: int = 25,
-            eval_batches: int = 4, dec_positions: int = 4, task_kw: dict | None = None, target_acc: float = 0.9,
+            eval_batches: int = 4, dec_positions: int = 4, tf: int = 16, task_kw: dict | None = None, target_acc: float = 0.9,
             out: str | None = 'compare_report.html', progress: bool = True, dashboard=None) -> dict:
     "Train BPTT, the cuDNN GRU and SMT→DMT (plus `baselines`) for `budget` training seconds each, per length and seed; evaluate all alike; `dashboard`: a live `Dashboard` (`09_viz`) that watches every run."
     lengths, seeds = _lengths(seq_len), [seeds] if isinstance(seeds, int) else list(seeds)
@@ -127,6 +127,7 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
     if bad: raise ValueError(f'unknown baseline(s) {bad}; choose from {", ".join(BASELINES)}')
     for name, v in (('eval_every', eval_every), ('eval_batches', eval_batches), ('batch_size', batch_size), ('truncate', truncate)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f'{name} must be an int >= 1, got {v!r}')
+    if isinstance(tf, bool) or not isinstance(tf, int) or tf < 1: raise ValueError(f'tf (the SMT decoder horizon) must be an int >= 1, got {tf!r}')
     if curriculum is not None and (not isinstance(curriculum, int) or curriculum < 1):
         raise ValueError(f'curriculum must be None or a start length >= 1, got {curriculum!r}')
     path = _check_out(out) if out is not None else None
@@ -148,7 +149,7 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
                 models = _build(kind, tk.vocab_size, d_model, K, rnn, hidden, seed, dev)
                 ev = _evaluator(tk, T, eval_batches, mode)
                 share = 1 - dmt_frac if method == 'SMT' else 1.0
-                cfg_for = ((lambda t: SMTConfig(Tf=t, dec_positions=dec_positions)) if method == 'SMT' else
+                cfg_for = ((lambda t: SMTConfig(Tf=min(t, tf), dec_positions=dec_positions)) if method == 'SMT' else
                            (lambda t: BPTTConfig(truncate=truncate)) if method == 'TBPTT' else (lambda t: BPTTConfig()))
                 hist = _fit_phases(models, loss_fn, cfg_for, tk, phases, budget * share, f'{method} {tag}'.strip(),
                                    dashboard, lr=lr, seed=seed, eval_fn=ev, **fit_kw)
@@ -169,7 +170,7 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
                settings=dict(task=tk.name, seq_len=lengths, seeds=seeds, methods=methods, rnn=rnn, budget=budget,
                              curriculum=curriculum, dmt_frac=dmt_frac, batch_size=batch_size, d_model=d_model, K=K, hidden=hidden,
                              lr=lr, truncate=truncate, device=str(dev), eval_every=eval_every, eval_batches=eval_batches,
-                             dec_positions=dec_positions, target_acc=target_acc, chance_acc=tk.chance_acc,
+                             dec_positions=dec_positions, tf=tf, target_acc=target_acc, chance_acc=tk.chance_acc,
                              chance_loss=tk.chance_loss, threads=torch.get_num_threads()))
     res['rows'] = summarize(res)
     if path: write_report(res, path)
