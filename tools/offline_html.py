@@ -25,6 +25,8 @@ def render(nb, out):
     cmd = [sys.executable, '-m', 'nbconvert', '--to', 'html', str(nb), '--output-dir', str(out), '--log-level', 'WARN']
     if (url := mathjax_url()): cmd.append(f'--HTMLExporter.mathjax_url={url}')
     subprocess.run(cmd, check=True)
+    if (Path(nb).parent/'images').is_dir():                 # images the markdown cells link to (index: the diagram)
+        shutil.copytree(Path(nb).parent/'images', Path(out)/'images', dirs_exist_ok=True)
     return Path(out)/(Path(nb).stem + '.html')
 
 class Browser:
@@ -54,10 +56,12 @@ class Browser:
 
 PROBE = """(async () => {
   await new Promise(r => setTimeout(r, 4000));                       // let MathJax typeset
-  const imgs = [...document.querySelectorAll('.jp-OutputArea-output img, .output_png img')];
+  const imgs = [...document.querySelectorAll('.jp-OutputArea-output img, .output_png img')];   // figures
+  const all = [...document.querySelectorAll('img')].filter(i => !/^https?:/.test(i.getAttribute('src') || ''));
+  // ^ figures and markdown images; not web badges (the "Open in Colab" button), which cannot load offline
   const divs = [...document.querySelectorAll('.plotly-graph-div')];
   const text = document.body.innerText;
-  return {images: imgs.length, broken: imgs.filter(i => !i.complete || i.naturalWidth === 0).length,
+  return {images: all.length, broken: all.filter(i => !i.complete || i.naturalWidth === 0).length,
           blank_plotly: divs.filter(d => !d.querySelector('svg')).length,
           math: document.querySelectorAll('.MathJax, mjx-container').length,
           raw_tex: (text.match(/\\$\\$/g) || []).length / 2,
