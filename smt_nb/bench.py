@@ -126,10 +126,9 @@ def run_bench(seq_lens=(64, 128, 256, 512, 1024), batch_size: int = 32, d_model:
                     flops = None
                     if progress: progress(f'  FLOPs of {name} not counted: {type(e).__name__}: {e}'.splitlines()[0])
                 sec = median_time(fn, device, reps=reps)
-                rate_of = (lambda f: f / sec / 1e9) if flops is not None else (lambda f: None)
-                rows.append(dict(T=T, name=name, ms=1e3 * sec, gflop=None if flops is None else flops / 1e9,
-                                 gflops=rate_of(flops), of_matmul=None if flops is None else flops / sec / 1e9 / rate,
-                                 tokens_per_s=batch_size * T / sec))
+                gflop = None if flops is None else flops / 1e9
+                rows.append(dict(T=T, name=name, ms=1e3 * sec, gflop=gflop, gflops=None if flops is None else gflop / sec,
+                                 of_matmul=None if flops is None else gflop / sec / rate, tokens_per_s=batch_size * T / sec))
     return dict(settings=dict(batch_size=batch_size, d_model=d_model, K=K, hidden=hidden, n_heads=n_heads,
                               enc_layers=enc_layers, dec_layers=dec_layers, Tf=Tf, dec_positions=dec_positions,
                               device=str(device), amp=amp, reps=reps, threads=torch.get_num_threads(),
