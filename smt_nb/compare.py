@@ -116,8 +116,8 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
             curriculum: int | None = None, rnn: str = 'mlp', dmt_frac: float = 0.2, batch_size: int = 32, d_model: int = 64,
             K: int = 2, hidden: int = 512, lr: float = 1e-3, truncate: int = 8, device: str = 'cpu', eval_every: int = 25,
             eval_batches: int = 4, dec_positions: int = 4, tf: int = 16, task_kw: dict | None = None, target_acc: float = 0.9,
-            out: str | None = 'compare_report.html', progress: bool = True, dashboard=None) -> dict:
-    "Train BPTT, the cuDNN GRU and SMT→DMT (plus `baselines`) for `budget` training seconds each, per length and seed; evaluate all alike; `dashboard`: a live `Dashboard` (`09_viz`) that watches every run."
+            out: str | None = 'compare_report.html', progress: bool = True, dashboard=None, keep_models: bool = False) -> dict:
+    "Train BPTT, the cuDNN GRU and SMT→DMT (plus `baselines`) for `budget` training seconds each, per length and seed; evaluate all alike; `dashboard`: a live `Dashboard` (`09_viz`) that watches every run; `keep_models`: the trained models in `res['models']`, keyed `(method, T, seed)`."
     lengths, seeds = _lengths(seq_len), [seeds] if isinstance(seeds, int) else list(seeds)
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f'seeds must be a list of ints >= 0 (e.g. 0,1,2), got {seeds!r}')
@@ -137,7 +137,7 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
         if T < getattr(tk, 'min_seq_len', 1): raise ValueError(f'seq_len {T} is too short for {tk.name} (min {tk.min_seq_len})')
     methods = list(DEFAULT_METHODS) + [BASELINES[b] for b in baselines]
     fit_kw = dict(batch_size=batch_size, device=dev, eval_every=eval_every, progress=progress)
-    runs, drifts, t_start = [], {}, time.time()
+    runs, drifts, kept, t_start = [], {}, {}, time.time()
     for T in lengths:
         phases = length_phases(T, curriculum)
         held_out = tk.sample(64, T, torch.Generator().manual_seed(123_456_789), dev)['x']
@@ -154,6 +154,7 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
                 hist = _fit_phases(models, loss_fn, cfg_for, tk, phases, budget * share, f'{method} {tag}'.strip(),
                                    dashboard, lr=lr, seed=seed, eval_fn=ev, **fit_kw)
                 runs.append(_record(method, hist, models, seed, T))
+                if keep_models and method != 'SMT': kept[(method, T, seed)] = models
                 if method == 'SMT':
                     drifts.setdefault(f'{T}/{seed}', {})['smt'] = drift(models, held_out).tolist()
                     if 'SMT→DMT' in methods and dmt_frac > 0:
@@ -166,6 +167,7 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
                         h = [dict(r, step=r['step'] + s_smt, time=r['time'] + t_smt) for r in h]
                         runs.append(_record('SMT→DMT', h, models, seed, T, runs[-1]['curve']))
                         drifts[f'{T}/{seed}']['dmt'] = drift(models, held_out).tolist()
+                    if keep_models: kept[('SMT→DMT' if 'SMT→DMT' in methods and dmt_frac > 0 else 'SMT', T, seed)] = models
     res = dict(runs=runs, drift=drifts, wall=round(time.time() - t_start, 1),
                settings=dict(task=tk.name, seq_len=lengths, seeds=seeds, methods=methods, rnn=rnn, budget=budget,
                              curriculum=curriculum, dmt_frac=dmt_frac, batch_size=batch_size, d_model=d_model, K=K, hidden=hidden,
@@ -174,6 +176,7 @@ def compare(task: str = 'retrieval', seq_len: int | list = 32, budget: float = 8
                              chance_loss=tk.chance_loss, threads=torch.get_num_threads()))
     res['rows'] = summarize(res)
     if path: write_report(res, path)
+    if keep_models: res['models'] = kept           # after the report: models are not JSON
     return res
 
 # %% ../nbs/11_compare.ipynb #d71b37c0
@@ -292,7 +295,7 @@ def write_report(res: dict, path) -> Path:
             '<body style="font-family:sans-serif;max-width:1000px;margin:auto">'
             '<h1>SMT against BPTT</h1><pre>' + format_table(res) + '</pre>' + ''.join(figs) +
             '<h3>settings</h3><pre>' + json.dumps(res['settings'], indent=1, ensure_ascii=False) + '</pre></body></html>')
-    for p, text in ((path, html), (path.with_suffix('.json'), json.dumps(res))):
+    for p, text in ((path, html), (path.with_suffix('.json'), json.dumps({k: v for k, v in res.items() if k != 'models'}))):
         tmp = p.with_name(p.name + '.tmp')
         tmp.write_text(text); tmp.replace(p)
     return path

@@ -30,6 +30,7 @@ class SMTConfig:
     mode: str = 'all'              # 'all': every transition of the sequence; 'one': the reference, one per sequence
     dec_positions: int | None = 8  # random positions per sequence for the decoder loss (None: all positions)
     detach_targets: bool = False   # stop-gradient on the label side of L_dyn (the paper: False)
+    detach_rnn: bool = False       # stop-gradient on both sides of L_dyn: the RNN learns the labels, never shapes them
     unif_samples: int = 512        # memory tokens sampled for the uniformity loss
 
     def __post_init__(self):
@@ -41,6 +42,8 @@ class SMTConfig:
             v = getattr(self, k)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f'SMTConfig.{k} must be a finite number >= 0, got {v!r}')
+        for k in ('detach_targets', 'detach_rnn'):
+            if not isinstance(getattr(self, k), bool): raise ValueError(f'SMTConfig.{k} must be True or False, got {getattr(self, k)!r}')
         if self.dec_positions is not None and (not isinstance(self.dec_positions, int) or self.dec_positions < 1):
             raise ValueError(f'SMTConfig.dec_positions must be None (all) or an int >= 1, got {self.dec_positions!r}')
         if not isinstance(self.unif_samples, int) or self.unif_samples < 2:
@@ -94,8 +97,9 @@ def smt_all(models: nn.ModuleDict, batch: dict, cfg: SMTConfig) -> dict:
     B, T = x.shape
     m = enc.encode_all(x)                                                        # [B, T, K, d] labels
     m_prev = torch.cat([rnn.init_memory((B, 1), device=x.device).to(m.dtype), m[:, :-1]], 1)
+    if cfg.detach_rnn: m_prev = m_prev.detach()                                 # the RNN's input side carries no gradient
     m_pred = rnn.update(m_prev, x)                                               # ONE call: all T transitions
-    target = m.detach() if cfg.detach_targets else m
+    target = m.detach() if cfg.detach_targets or cfg.detach_rnn else m
     dyn = F.mse_loss(m_pred.float(), target.float())
     pos = decoder_positions(y, cfg.dec_positions, cfg.Tf)
     x_next, y_fut = future_windows(x, y, pos, cfg.Tf)
@@ -123,8 +127,8 @@ def smt_one(models: nn.ModuleDict, batch: dict, cfg: SMTConfig, generator: torch
     t = torch.randint(0, T - 1, (B,), generator=generator, device='cpu' if generator is None else generator.device).to(x.device)
     m_t = enc.encode(*_windows_ending_at(x, t, L))
     m_t1 = enc.encode(*_windows_ending_at(x, t + 1, L))
-    m_pred = rnn.update(m_t, x.gather(1, (t + 1)[:, None])[:, 0])
-    dyn = F.mse_loss(m_pred.float(), (m_t1.detach() if cfg.detach_targets else m_t1).float())
+    m_pred = rnn.update(m_t.detach() if cfg.detach_rnn else m_t, x.gather(1, (t + 1)[:, None])[:, 0])
+    dyn = F.mse_loss(m_pred.float(), (m_t1.detach() if cfg.detach_targets or cfg.detach_rnn else m_t1).float())
     x_next, y_fut = future_windows(x, y, t[:, None], cfg.Tf)
     dec_loss = predictive_loss(dec.decode(m_t[:, None], x_next), y_fut)
     unif = uniformity_loss(torch.stack([m_t, m_t1], 1), cfg.unif_samples)
