@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from .rnn import RNN, rollout
 
 # %% auto #0
-__all__ = ['MODES', 'read_prompt', 'prompt_rollout', 'target_logits', 'evaluate', 'generate', 'drift']
+__all__ = ['MODES', 'read_prompt', 'prompt_rollout', 'target_logits', 'evaluate', 'next_token', 'generate', 'generate_cudnn',
+           'drift']
 
 # %% ../nbs/07_infer.ipynb #a2e58389
 def _tokens_2d(x, what='tokens'):
@@ -96,14 +97,24 @@ def evaluate(models: nn.ModuleDict, task, n_batches: int = 8, batch_size: int = 
                 chance_bits=chance_loss / math.log(2), n_targets=n)
 
 # %% ../nbs/07_infer.ipynb #eeac1b70
-@torch.no_grad()
-def generate(rnn: RNN, decoder: nn.Module, prompt: torch.Tensor | None, n_tokens: int, temperature: float = 1.0,
-             generator: torch.Generator | None = None, m0: torch.Tensor | None = None) -> torch.Tensor:
-    "Read `prompt` (`Long[B, L]` or `[L]`, may be empty) from `m0` (default: the empty memory), then sample `n_tokens` -> the new tokens `Long[B, n]` (or `[n]`)."
+def _check_sampling(n_tokens, temperature):
     if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 0:
         raise ValueError(f'n_tokens must be a non-negative int, got {n_tokens!r}')
     if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature >= 0:
         raise ValueError(f'temperature must be a number >= 0 (0 = greedy, always the most likely token), got {temperature!r}')
+
+def next_token(logits: torch.Tensor, temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    "One token per row of `logits [B, V]`: the most likely at `temperature=0`, else a sample of `softmax(logits / temperature)` drawn with `generator` (on its device)."
+    if temperature == 0: return logits.argmax(-1)
+    probs = torch.softmax(logits / temperature, -1)
+    gen_dev = generator.device if generator is not None else probs.device
+    return torch.multinomial(probs.to(gen_dev), 1, generator=generator).squeeze(-1).to(logits.device)
+
+@torch.no_grad()
+def generate(rnn: RNN, decoder: nn.Module, prompt: torch.Tensor | None, n_tokens: int, temperature: float = 1.0,
+             generator: torch.Generator | None = None, m0: torch.Tensor | None = None) -> torch.Tensor:
+    "Read `prompt` (`Long[B, L]` or `[L]`, may be empty) from `m0` (default: the empty memory), then sample `n_tokens` -> the new tokens `Long[B, n]` (or `[n]`)."
+    _check_sampling(n_tokens, temperature)
     dev = _device(rnn)
     p, one = _tokens_2d(torch.zeros(0, dtype=torch.long) if prompt is None else prompt, 'prompt')
     p = p.to(dev)
@@ -118,15 +129,30 @@ def generate(rnn: RNN, decoder: nn.Module, prompt: torch.Tensor | None, n_tokens
     if p.shape[1]: m = rollout(rnn, p, m)[:, -1]
     out = []
     for _ in range(n_tokens):
-        logits = decoder.readout(m).float()
-        if temperature == 0: tok = logits.argmax(-1)
-        else:
-            probs = torch.softmax(logits / temperature, -1)
-            gen_dev = generator.device if generator is not None else probs.device
-            tok = torch.multinomial(probs.to(gen_dev), 1, generator=generator).squeeze(-1).to(dev)
+        tok = next_token(decoder.readout(m).float(), temperature, generator)
         out.append(tok)
         m = rnn.update(m, tok)
     toks = torch.stack(out, 1) if out else p.new_zeros(B, 0)
+    return toks[0] if one else toks
+
+@torch.no_grad()
+def generate_cudnn(cudnn: nn.Module, prompt: torch.Tensor, n_tokens: int, temperature: float = 1.0,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    "The same for the cuDNN reference (`models['cudnn']`, a `CudnnRNN` of `05_bptt`): read `prompt Long[B, L]` (L >= 1), then sample `n_tokens` -> `Long[B, n]`."
+    _check_sampling(n_tokens, temperature)
+    p, one = _tokens_2d(prompt, 'prompt')
+    if p.shape[1] == 0: raise ValueError('generate_cudnn needs a prompt of at least one token: the GRU/LSTM predicts only after reading one')
+    was = cudnn.training
+    cudnn.eval()
+    try:
+        logits, state = cudnn.run(p.to(_device(cudnn)))
+        out = []
+        for _ in range(n_tokens):
+            tok = next_token(logits[:, -1].float(), temperature, generator)
+            out.append(tok)
+            logits, state = cudnn.run(tok[:, None], state)
+    finally: cudnn.train(was)
+    toks = torch.stack(out, 1) if out else p.new_zeros(p.shape[0], 0)
     return toks[0] if one else toks
 
 # %% ../nbs/07_infer.ipynb #2e8edd8f
